@@ -1,0 +1,42 @@
+# racktrack — the two commands an operator needs are `make demo` and `make test`.
+SHELL := /bin/bash
+GO ?= go
+GOBIN := $(shell $(GO) env GOPATH)/bin
+PROTOS := $(wildcard proto/racktrack/v1/*.proto)
+TEST_TIMEOUT ?= 14m
+
+.PHONY: all setup build proto proto-check vet test test-short bench demo clean
+
+all: build
+
+## setup: install Debian packages and pinned Go generators (idempotent)
+setup:
+	@bash scripts/setup.sh
+
+build:
+	$(GO) build ./...
+
+## proto: regenerate Go code from proto/ with the pinned generators
+proto: setup
+	protoc -I proto --plugin=protoc-gen-go=$(GOBIN)/protoc-gen-go \
+	  --plugin=protoc-gen-go-grpc=$(GOBIN)/protoc-gen-go-grpc \
+	  --go_out=proto --go_opt=paths=source_relative \
+	  --go-grpc_out=proto --go-grpc_opt=paths=source_relative $(PROTOS)
+
+vet:
+	$(GO) vet ./...
+
+## test: vet, then every unit and integration test with the race detector
+test: setup vet
+	$(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...
+
+## bench: the benchmarks whose figures go in docs/BENCHMARKS.md
+bench: setup
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+## demo: the whole system on this machine (Ctrl-C stops it)
+demo: setup
+	$(GO) run ./cmd/racktrack demo
+
+clean:
+	rm -rf bin
