@@ -1,0 +1,316 @@
+// Package agent is the site daemon: it builds one provider per configured
+// target, polls them on the scheduler, stamps every observation with the
+// agent's identity and a durable sequence, keeps it in the on-disk spool,
+// and publishes the spool to Kafka.
+//
+// Ownership: Run owns every goroutine it starts (scheduler loops,
+// publisher, status reporter, HTTP server) and returns only after all have
+// stopped. Observations accepted into the spool survive crashes and broker
+// outages; they leave it only once Kafka acknowledged them.
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"golang.org/x/sync/errgroup"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/racktrack/racktrack/agent/config"
+	"github.com/racktrack/racktrack/agent/publish"
+	"github.com/racktrack/racktrack/agent/scheduler"
+	"github.com/racktrack/racktrack/agent/sequence"
+	"github.com/racktrack/racktrack/agent/spool"
+	"github.com/racktrack/racktrack/providers"
+	"github.com/racktrack/racktrack/providers/redfish"
+	racktrackv1 "github.com/racktrack/racktrack/proto/racktrack/v1"
+)
+
+// Version is the agent's build version, stamped into observations.
+var Version = "dev"
+
+// ShutdownFlush bounds how long Run keeps publishing after it was told to
+// stop; whatever is left stays in the spool for the next start.
+const ShutdownFlush = 5 * time.Second
+
+// Options are the agent's collaborators.
+type Options struct {
+	Logger   *slog.Logger
+	Registry *prometheus.Registry
+}
+
+// Agent is one running site agent.
+type Agent struct {
+	cfg  *config.Config
+	log  *slog.Logger
+	reg  *prometheus.Registry
+	addr atomic.Value // string, the bound HTTP address
+	up   chan struct{}
+
+	mu  sync.Mutex // orders sequence assignment with spool appends
+	seq *sequence.Counter
+	sp  *spool.Spool
+}
+
+// New checks that the agent can be built from cfg; nothing runs until Run.
+func New(cfg *config.Config, opts Options) (*Agent, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Registry == nil {
+		opts.Registry = prometheus.NewRegistry()
+	}
+	return &Agent{cfg: cfg, log: opts.Logger.With("agent", cfg.AgentID, "site", cfg.Site), reg: opts.Registry, up: make(chan struct{})}, nil
+}
+
+// Ready is closed once the HTTP endpoint listens and polling has started.
+func (a *Agent) Ready() <-chan struct{} { return a.up }
+
+// Addr is the bound address of /metrics, /healthz and /readyz, once Ready.
+func (a *Agent) Addr() string {
+	s, _ := a.addr.Load().(string)
+	return s
+}
+
+// LastSequence is the last sequence number the agent handed out (0 before
+// Run opened its state).
+func (a *Agent) LastSequence() uint64 {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.seq == nil {
+		return 0
+	}
+	return a.seq.Last()
+}
+
+// Run polls and publishes until ctx is done.
+func (a *Agent) Run(ctx context.Context) (err error) {
+	cfg := a.cfg
+	if err := os.MkdirAll(cfg.StateDir, 0o700); err != nil {
+		return fmt.Errorf("agent: state_dir: %w", err)
+	}
+	sp, err := spool.Open(filepath.Join(cfg.StateDir, "spool"), spool.Options{
+		MaxBytes:     cfg.Spool.MaxBytes,
+		SyncInterval: cfg.Spool.SyncInterval,
+		Logger:       a.log,
+		Registerer:   a.reg,
+	})
+	if err != nil {
+		return fmt.Errorf("agent: %w", err)
+	}
+	defer func() { err = errors.Join(err, sp.Close()) }()
+	seq, err := sequence.Open(cfg.StateDir, sp.LastSeq())
+	if err != nil {
+		return fmt.Errorf("agent: %w", err)
+	}
+	a.mu.Lock()
+	a.sp, a.seq = sp, seq
+	a.mu.Unlock()
+
+	targets, err := a.buildTargets()
+	if err != nil {
+		return err
+	}
+	defer a.closeProviders(targets)
+
+	pub, err := publish.New(cfg.Kafka, sp, publish.Options{Logger: a.log, Registerer: a.reg})
+	if err != nil {
+		return fmt.Errorf("agent: %w", err)
+	}
+	defer pub.Close()
+
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("agent: listen %s: %w", cfg.Listen, err)
+	}
+	a.addr.Store(ln.Addr().String())
+	srv := &http.Server{Handler: a.handler(), ReadHeaderTimeout: 5 * time.Second}
+
+	sched := scheduler.New(targets, a.emit, scheduler.Options{
+		Seed:             cfg.AgentID,
+		MaxConcurrency:   cfg.MaxConcurrency,
+		PerProtocol:      cfg.ProtocolConcurrency,
+		SnapshotInterval: cfg.SnapshotInterval,
+		BackoffMax:       cfg.BackoffMax,
+		Logger:           a.log,
+		Registerer:       a.reg,
+	})
+
+	// Polling and HTTP stop with ctx; the publisher gets a short grace
+	// period after polling stopped to drain what the last polls produced.
+	pubCtx, stopPub := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopPub()
+	var g errgroup.Group
+	g.Go(func() error { return sched.Run(ctx) })
+	g.Go(func() error { return a.reportStatus(ctx, len(targets)) })
+	g.Go(func() error {
+		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("agent: http: %w", err)
+		}
+		return nil
+	})
+	g.Go(func() error {
+		<-ctx.Done()
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
+		defer cancel()
+		return srv.Shutdown(sctx)
+	})
+	pubDone := make(chan error, 1)
+	go func() { pubDone <- pub.Run(pubCtx) }()
+
+	a.log.Info("agent started", "targets", len(targets), "listen", a.Addr(),
+		"brokers", cfg.Kafka.Brokers, "resume_sequence", seq.Last())
+	close(a.up)
+	gerr := g.Wait()
+
+	// Polling has stopped: drain the spool for a bounded time, then stop
+	// the publisher. Leftovers are delivered after the next start.
+	stopPub()
+	perr := <-pubDone
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), ShutdownFlush)
+	defer cancel()
+	ferr := pub.Flush(fctx)
+	st := sp.Stats()
+	a.log.Info("agent stopped", "spool_records_left", st.Records, "last_sequence", seq.Last())
+	return errors.Join(gerr, perr, ferr)
+}
+
+func (a *Agent) buildTargets() ([]scheduler.Target, error) {
+	rfMetrics := redfish.NewMetrics(a.reg)
+	var out []scheduler.Target
+	for _, t := range a.cfg.Targets {
+		st := scheduler.Target{Name: t.Name, Protocol: t.Protocol(), Interval: a.cfg.Interval(t)}
+		var err error
+		switch {
+		case t.Redfish != nil:
+			st.Source = racktrackv1.Source_SOURCE_REDFISH
+			st.Provider, err = redfish.New(t.Name, *t.Redfish, redfish.Options{Logger: a.log, Metrics: rfMetrics})
+		default:
+			err = errors.New("no protocol section")
+		}
+		if err != nil {
+			a.closeProviders(out)
+			return nil, fmt.Errorf("agent: target %s: %w", t.Name, err)
+		}
+		out = append(out, st)
+	}
+	return out, nil
+}
+
+func (a *Agent) closeProviders(ts []scheduler.Target) {
+	for _, t := range ts {
+		// Logging out of BMCs must happen even though the agent's context
+		// is cancelled; bound it so shutdown cannot hang on a dead BMC.
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		if err := t.Provider.Close(ctx); err != nil {
+			a.log.Warn("close target", "target", t.Name, "err", err)
+		}
+		cancel()
+	}
+}
+
+// classOf decides what a full spool evicts first.
+func classOf(obs *racktrackv1.Observation) spool.Class {
+	switch obs.Payload.(type) {
+	case *racktrackv1.Observation_ServerHealth:
+		return spool.ClassTelemetry
+	case *racktrackv1.Observation_TargetStatus, *racktrackv1.Observation_AgentStatus:
+		return spool.ClassStatus
+	default:
+		return spool.ClassInventory
+	}
+}
+
+// emit stamps obs with the agent's identity and next sequence and appends
+// it to the spool. Sequence order equals spool order.
+func (a *Agent) emit(_ context.Context, obs *racktrackv1.Observation) error {
+	obs.AgentId = a.cfg.AgentID
+	obs.Site = a.cfg.Site
+	obs.Rack = a.cfg.Rack
+	obs.AgentVersion = Version
+	if obs.ObservedAt == nil {
+		obs.ObservedAt = timestamppb.Now()
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	n, err := a.seq.Next()
+	if err != nil {
+		return err
+	}
+	obs.Sequence = n
+	b, err := proto.Marshal(obs)
+	if err != nil {
+		return fmt.Errorf("agent: encode observation of %s: %w", obs.Target, err)
+	}
+	return a.sp.Append(spool.Record{
+		Seq:   n,
+		Key:   []byte(a.cfg.Site + "/" + obs.Target),
+		Value: b,
+		Class: classOf(obs),
+	})
+}
+
+// reportStatus publishes the agent's own pipeline state once per poll
+// interval, so evictions and corruption are visible upstream.
+func (a *Agent) reportStatus(ctx context.Context, targets int) error {
+	t := time.NewTicker(a.cfg.PollInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+		st := a.sp.Stats()
+		ev := map[string]uint64{}
+		for c, n := range st.Evicted {
+			ev[c.String()] = n
+		}
+		obs := &racktrackv1.Observation{
+			Source:   racktrackv1.Source_SOURCE_AGENT,
+			Target:   "agent",
+			Complete: true,
+			Payload: &racktrackv1.Observation_AgentStatus{AgentStatus: &racktrackv1.AgentStatus{
+				SpoolRecords:   uint64(st.Records),
+				SpoolBytes:     uint64(st.Bytes),
+				Evicted:        ev,
+				CorruptRecords: st.Corrupt,
+				Targets:        uint32(targets),
+			}},
+		}
+		if err := a.emit(ctx, obs); err != nil {
+			a.log.Error("agent status not accepted", "err", err)
+		}
+	}
+}
+
+func (a *Agent) handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(a.reg, promhttp.HandlerOpts{Registry: a.reg}))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		fmt.Fprintln(w, "ok")
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+		select {
+		case <-a.up:
+			fmt.Fprintln(w, "ready")
+		default:
+			http.Error(w, "starting", http.StatusServiceUnavailable)
+		}
+	})
+	return mux
+}
+
+var _ providers.Provider = (*redfish.Provider)(nil)

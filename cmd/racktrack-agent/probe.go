@@ -1,0 +1,45 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+)
+
+// probeFunc runs one probe subcommand: args are what follows
+// "probe <protocol>", JSON Lines go to stdout, the summary to stderr. It
+// returns the exit code: 0 complete, 1 partial, 2 the target could not be
+// read (or the arguments were wrong).
+type probeFunc func(ctx context.Context, args []string, stdout, stderr io.Writer) int
+
+// probes maps a protocol name to its probe. Each probe_<protocol>.go file
+// adds itself in an init function so protocols stay in their own files.
+var probes = map[string]probeFunc{}
+
+func runProbe(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	names := make([]string, 0, len(probes))
+	for n := range probes {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		fmt.Fprintf(stderr, "usage: racktrack-agent probe {%s} [flags] TARGET\n\n"+
+			"Polls one target once and prints the observations the agent would publish\n"+
+			"as JSON Lines on stdout, then a one-line summary on stderr.\n"+
+			"Exit status: 0 complete, 1 partial, 2 the target could not be read.\n"+
+			"Run 'racktrack-agent probe PROTOCOL --help' for the flags of one protocol.\n",
+			strings.Join(names, "|"))
+		if len(args) == 0 {
+			return 2
+		}
+		return 0
+	}
+	p, ok := probes[args[0]]
+	if !ok {
+		fmt.Fprintf(stderr, "racktrack-agent probe: unknown protocol %q (have: %s)\n", args[0], strings.Join(names, ", "))
+		return 2
+	}
+	return p(ctx, args[1:], stdout, stderr)
+}
