@@ -18,6 +18,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"reflect"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -59,7 +60,10 @@ type Agent struct {
 	addr atomic.Value // string, the bound HTTP address
 	up   chan struct{}
 
-	mu  sync.Mutex // orders sequence assignment with spool appends
+	reloads   chan reloadRequest
+	rfMetrics *redfish.Metrics
+
+	mu  sync.Mutex // guards cfg, and orders sequence assignment with spool appends
 	seq *sequence.Counter
 	sp  *spool.Spool
 }
@@ -72,7 +76,14 @@ func New(cfg *config.Config, opts Options) (*Agent, error) {
 	if opts.Registry == nil {
 		opts.Registry = prometheus.NewRegistry()
 	}
-	return &Agent{cfg: cfg, log: opts.Logger.With("agent", cfg.AgentID, "site", cfg.Site), reg: opts.Registry, up: make(chan struct{})}, nil
+	return &Agent{
+		cfg:       cfg,
+		log:       opts.Logger.With("agent", cfg.AgentID, "site", cfg.Site),
+		reg:       opts.Registry,
+		up:        make(chan struct{}),
+		reloads:   make(chan reloadRequest),
+		rfMetrics: redfish.NewMetrics(opts.Registry),
+	}, nil
 }
 
 // Ready is closed once the HTTP endpoint listens and polling has started.
@@ -97,7 +108,7 @@ func (a *Agent) LastSequence() uint64 {
 
 // Run polls and publishes until ctx is done.
 func (a *Agent) Run(ctx context.Context) (err error) {
-	cfg := a.cfg
+	cfg := a.current()
 	if err := os.MkdirAll(cfg.StateDir, 0o700); err != nil {
 		return fmt.Errorf("agent: state_dir: %w", err)
 	}
@@ -119,42 +130,33 @@ func (a *Agent) Run(ctx context.Context) (err error) {
 	a.sp, a.seq = sp, seq
 	a.mu.Unlock()
 
-	targets, err := a.buildTargets()
+	targets, err := a.buildTargets(cfg, nil)
 	if err != nil {
 		return err
 	}
-	defer a.closeProviders(targets)
 
 	pub, err := publish.New(cfg.Kafka, sp, publish.Options{Logger: a.log, Registerer: a.reg})
 	if err != nil {
+		a.closeProviders(targets)
 		return fmt.Errorf("agent: %w", err)
 	}
 	defer pub.Close()
 
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
+		a.closeProviders(targets)
 		return fmt.Errorf("agent: listen %s: %w", cfg.Listen, err)
 	}
 	a.addr.Store(ln.Addr().String())
 	srv := &http.Server{Handler: a.handler(), ReadHeaderTimeout: 5 * time.Second}
-
-	sched := scheduler.New(targets, a.emit, scheduler.Options{
-		Seed:             cfg.AgentID,
-		MaxConcurrency:   cfg.MaxConcurrency,
-		PerProtocol:      cfg.ProtocolConcurrency,
-		SnapshotInterval: cfg.SnapshotInterval,
-		BackoffMax:       cfg.BackoffMax,
-		Logger:           a.log,
-		Registerer:       a.reg,
-	})
 
 	// Polling and HTTP stop with ctx; the publisher gets a short grace
 	// period after polling stopped to drain what the last polls produced.
 	pubCtx, stopPub := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopPub()
 	var g errgroup.Group
-	g.Go(func() error { return sched.Run(ctx) })
-	g.Go(func() error { return a.reportStatus(ctx, len(targets)) })
+	g.Go(func() error { return a.schedule(ctx, cfg, targets) })
+	g.Go(func() error { return a.reportStatus(ctx) })
 	g.Go(func() error {
 		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 			return fmt.Errorf("agent: http: %w", err)
@@ -187,26 +189,165 @@ func (a *Agent) Run(ctx context.Context) (err error) {
 	return errors.Join(gerr, perr, ferr)
 }
 
-func (a *Agent) buildTargets() ([]scheduler.Target, error) {
-	rfMetrics := redfish.NewMetrics(a.reg)
-	var out []scheduler.Target
-	for _, t := range a.cfg.Targets {
-		st := scheduler.Target{Name: t.Name, Protocol: t.Protocol(), Interval: a.cfg.Interval(t)}
+// reloadRequest carries a new config to the scheduling loop and its
+// verdict back.
+type reloadRequest struct {
+	cfg   *config.Config
+	reply chan error
+}
+
+// Reload switches the running agent to cfg: targets, intervals and limits
+// change without a restart, polls in flight finish first, and providers of
+// unchanged targets (with their BMC sessions) are kept. Changes to the
+// agent's identity, state_dir, listen address, Kafka or spool settings
+// need a restart and are refused, as is any cfg whose targets cannot be
+// built; either way the agent keeps running on its current config.
+func (a *Agent) Reload(ctx context.Context, cfg *config.Config) error {
+	if err := restartNeeded(a.current(), cfg); err != nil {
+		return err
+	}
+	req := reloadRequest{cfg: cfg, reply: make(chan error, 1)}
+	select {
+	case a.reloads <- req:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case err := <-req.reply:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (a *Agent) current() *config.Config {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.cfg
+}
+
+// restartNeeded names the first setting that a reload cannot change.
+func restartNeeded(old, cfg *config.Config) error {
+	checks := []struct {
+		field string
+		same  bool
+	}{
+		{"agent_id", old.AgentID == cfg.AgentID},
+		{"site", old.Site == cfg.Site},
+		{"rack", old.Rack == cfg.Rack},
+		{"state_dir", old.StateDir == cfg.StateDir},
+		{"listen", old.Listen == cfg.Listen},
+		{"kafka", reflect.DeepEqual(old.Kafka, cfg.Kafka)},
+		{"spool", old.Spool == cfg.Spool},
+	}
+	for _, c := range checks {
+		if !c.same {
+			return fmt.Errorf("agent: reload: %s changed: restart the agent to apply it", c.field)
+		}
+	}
+	return nil
+}
+
+// schedule runs the scheduler for the current target set and swaps it on
+// reload. It owns the providers and closes them when it returns.
+func (a *Agent) schedule(ctx context.Context, cfg *config.Config, targets []scheduler.Target) error {
+	metrics := scheduler.NewMetrics(a.reg)
+	defer func() { a.closeProviders(targets) }()
+	start := func() (*scheduler.Scheduler, chan error) {
+		s := scheduler.New(targets, a.emit, scheduler.Options{
+			Seed:             cfg.AgentID,
+			MaxConcurrency:   cfg.MaxConcurrency,
+			PerProtocol:      cfg.ProtocolConcurrency,
+			SnapshotInterval: cfg.SnapshotInterval,
+			BackoffMax:       cfg.BackoffMax,
+			Logger:           a.log,
+			Metrics:          metrics,
+		})
+		done := make(chan error, 1)
+		go func() { done <- s.Run(ctx) }()
+		return s, done
+	}
+	s, done := start()
+	for {
+		var req reloadRequest
+		select {
+		case err := <-done:
+			return err
+		case req = <-a.reloads:
+		}
+		next, err := a.buildTargets(req.cfg, targets)
+		if err != nil {
+			req.reply <- err // the current set keeps running
+			continue
+		}
+		s.Stop() // polls in flight finish and are forwarded first
+		if err := <-done; err != nil {
+			req.reply <- err
+			return err
+		}
+		kept := map[providers.Provider]bool{}
+		for _, t := range next {
+			kept[t.Provider] = true
+		}
+		var gone []scheduler.Target
+		for _, t := range targets {
+			if !kept[t.Provider] {
+				gone = append(gone, t)
+			}
+		}
+		a.closeProviders(gone)
+		a.mu.Lock()
+		a.cfg = req.cfg
+		a.mu.Unlock()
+		targets, cfg = next, req.cfg
+		s, done = start()
+		a.log.Info("configuration reloaded", "targets", len(next), "closed", len(gone))
+		req.reply <- nil
+	}
+}
+
+// buildTargets makes one provider per target of cfg, reusing the provider
+// of an identical target in prev.
+func (a *Agent) buildTargets(cfg *config.Config, prev []scheduler.Target) ([]scheduler.Target, error) {
+	old := map[string]scheduler.Target{}
+	for _, t := range prev {
+		old[t.Name] = t
+	}
+	oldCfg := map[string]config.Target{}
+	if prev != nil {
+		for _, t := range a.current().Targets {
+			oldCfg[t.Name] = t
+		}
+	}
+	var out, fresh []scheduler.Target
+	for _, t := range cfg.Targets {
+		st := scheduler.Target{Name: t.Name, Protocol: t.Protocol(), Interval: cfg.Interval(t)}
+		if o, ok := old[t.Name]; ok && sameTarget(oldCfg[t.Name], t) {
+			st.Source, st.Provider = o.Source, o.Provider
+			out = append(out, st)
+			continue
+		}
 		var err error
 		switch {
 		case t.Redfish != nil:
 			st.Source = racktrackv1.Source_SOURCE_REDFISH
-			st.Provider, err = redfish.New(t.Name, *t.Redfish, redfish.Options{Logger: a.log, Metrics: rfMetrics})
+			st.Provider, err = redfish.New(t.Name, *t.Redfish, redfish.Options{Logger: a.log, Metrics: a.rfMetrics})
 		default:
 			err = errors.New("no protocol section")
 		}
 		if err != nil {
-			a.closeProviders(out)
+			a.closeProviders(fresh)
 			return nil, fmt.Errorf("agent: target %s: %w", t.Name, err)
 		}
+		fresh = append(fresh, st)
 		out = append(out, st)
 	}
 	return out, nil
+}
+
+// sameTarget reports whether a provider built for a can serve b.
+func sameTarget(a, b config.Target) bool {
+	return reflect.DeepEqual(a.Redfish, b.Redfish)
 }
 
 func (a *Agent) closeProviders(ts []scheduler.Target) {
@@ -236,6 +377,8 @@ func classOf(obs *racktrackv1.Observation) spool.Class {
 // emit stamps obs with the agent's identity and next sequence and appends
 // it to the spool. Sequence order equals spool order.
 func (a *Agent) emit(_ context.Context, obs *racktrackv1.Observation) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
 	obs.AgentId = a.cfg.AgentID
 	obs.Site = a.cfg.Site
 	obs.Rack = a.cfg.Rack
@@ -243,8 +386,6 @@ func (a *Agent) emit(_ context.Context, obs *racktrackv1.Observation) error {
 	if obs.ObservedAt == nil {
 		obs.ObservedAt = timestamppb.Now()
 	}
-	a.mu.Lock()
-	defer a.mu.Unlock()
 	n, err := a.seq.Next()
 	if err != nil {
 		return err
@@ -264,8 +405,8 @@ func (a *Agent) emit(_ context.Context, obs *racktrackv1.Observation) error {
 
 // reportStatus publishes the agent's own pipeline state once per poll
 // interval, so evictions and corruption are visible upstream.
-func (a *Agent) reportStatus(ctx context.Context, targets int) error {
-	t := time.NewTicker(a.cfg.PollInterval)
+func (a *Agent) reportStatus(ctx context.Context) error {
+	t := time.NewTicker(a.current().PollInterval)
 	defer t.Stop()
 	for {
 		select {
@@ -287,7 +428,7 @@ func (a *Agent) reportStatus(ctx context.Context, targets int) error {
 				SpoolBytes:     uint64(st.Bytes),
 				Evicted:        ev,
 				CorruptRecords: st.Corrupt,
-				Targets:        uint32(targets),
+				Targets:        uint32(len(a.current().Targets)),
 			}},
 		}
 		if err := a.emit(ctx, obs); err != nil {

@@ -15,6 +15,7 @@ import (
 	"hash/fnv"
 	"log/slog"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -49,8 +50,10 @@ type Options struct {
 	// PollTimeout bounds one poll; default: the target's interval.
 	PollTimeout time.Duration
 	Logger      *slog.Logger
-	Registerer  prometheus.Registerer
-	Now         func() time.Time
+	// Metrics are shared by successive schedulers of one agent (reloads);
+	// nil keeps them unregistered.
+	Metrics *Metrics
+	Now     func() time.Time
 }
 
 // Scheduler runs the per-target poll loops.
@@ -60,8 +63,10 @@ type Scheduler struct {
 	emit    Emit
 	global  chan struct{}
 	proto   map[string]chan struct{}
+	quit    chan struct{}
+	stop    sync.Once
 	log     *slog.Logger
-	m       *metrics
+	m       *Metrics
 }
 
 // New builds a scheduler; nothing runs until Run.
@@ -78,6 +83,9 @@ func New(targets []Target, emit Emit, opts Options) *Scheduler {
 	if opts.BackoffMax <= 0 {
 		opts.BackoffMax = 5 * time.Minute
 	}
+	if opts.Metrics == nil {
+		opts.Metrics = NewMetrics(nil)
+	}
 	if opts.SnapshotInterval <= 0 {
 		opts.SnapshotInterval = time.Hour
 	}
@@ -87,8 +95,9 @@ func New(targets []Target, emit Emit, opts Options) *Scheduler {
 		emit:    emit,
 		global:  make(chan struct{}, opts.MaxConcurrency),
 		proto:   map[string]chan struct{}{},
+		quit:    make(chan struct{}),
 		log:     opts.Logger,
-		m:       newMetrics(opts.Registerer),
+		m:       opts.Metrics,
 	}
 	for p, n := range opts.PerProtocol {
 		s.proto[p] = make(chan struct{}, n)
@@ -106,6 +115,11 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	}
 	return g.Wait()
 }
+
+// Stop makes Run return once every poll in flight has finished and been
+// forwarded; polls not yet started are not started. Used to swap in a new
+// target set (config reload) without dropping work. Safe to call twice.
+func (s *Scheduler) Stop() { s.stop.Do(func() { close(s.quit) }) }
 
 // Offset is where in its interval a target's first poll falls: stable for
 // a (seed, target) pair, spread evenly across targets.
@@ -132,6 +146,8 @@ func Backoff(interval, maxDelay time.Duration, failures int) time.Duration {
 	return max(d, interval)
 }
 
+var errStopped = errors.New("scheduler stopped")
+
 type loop struct {
 	s        *Scheduler
 	t        Target
@@ -150,6 +166,8 @@ func (l *loop) run(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
+		case <-l.s.quit:
+			return
 		case <-timer.C:
 		}
 		next := l.pollOnce(ctx)
@@ -162,6 +180,8 @@ func (s *Scheduler) acquire(ctx context.Context, protocol string) (release func(
 	case s.global <- struct{}{}:
 	case <-ctx.Done():
 		return nil, ctx.Err()
+	case <-s.quit:
+		return nil, errStopped
 	}
 	p := s.proto[protocol]
 	if p != nil {
@@ -170,6 +190,9 @@ func (s *Scheduler) acquire(ctx context.Context, protocol string) (release func(
 		case <-ctx.Done():
 			<-s.global
 			return nil, ctx.Err()
+		case <-s.quit:
+			<-s.global
+			return nil, errStopped
 		}
 	}
 	return func() {
@@ -308,15 +331,17 @@ func resultLabel(err error) string {
 	return "ok"
 }
 
-type metrics struct {
+// Metrics are the scheduler's Prometheus metrics.
+type Metrics struct {
 	polls   *prometheus.CounterVec
 	errors  *prometheus.CounterVec
 	latency *prometheus.HistogramVec
 }
 
 
-func newMetrics(reg prometheus.Registerer) *metrics {
-	m := &metrics{
+// NewMetrics creates the metrics and registers them on reg (if not nil).
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
 		polls: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "racktrack_agent_polls_total",
 			Help: "Polls by protocol and result (ok, error).",

@@ -97,11 +97,40 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		log.Error("agent", "err", err)
 		return 1
 	}
-	if err := a.Run(ctx); err != nil {
+	reloaded := make(chan struct{})
+	go func() { defer close(reloaded); reloadOnHangup(ctx, a, *cfgPath, log) }()
+	err = a.Run(ctx)
+	<-reloaded
+	if err != nil {
 		log.Error("agent stopped with error", "err", err)
 		return 1
 	}
 	return 0
+}
+
+// reloadOnHangup re-reads the config on SIGHUP until ctx is done. An
+// invalid file is reported and the running config kept.
+func reloadOnHangup(ctx context.Context, a *agent.Agent, path string, log *slog.Logger) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+		}
+		cfg, err := config.Load(path)
+		if err != nil {
+			log.Error("reload refused, keeping the running configuration", "err", err)
+			continue
+		}
+		if err := a.Reload(ctx, cfg); err != nil {
+			log.Error("reload refused, keeping the running configuration", "err", err)
+			continue
+		}
+		log.Info("reloaded configuration", "file", path, "targets", len(cfg.Targets))
+	}
 }
 
 func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
