@@ -35,6 +35,7 @@ import (
 	"github.com/racktrack/racktrack/agent/sequence"
 	"github.com/racktrack/racktrack/agent/spool"
 	"github.com/racktrack/racktrack/providers"
+	"github.com/racktrack/racktrack/providers/lldp"
 	"github.com/racktrack/racktrack/providers/redfish"
 	racktrackv1 "github.com/racktrack/racktrack/proto/racktrack/v1"
 )
@@ -239,6 +240,8 @@ func restartNeeded(old, cfg *config.Config) error {
 		{"listen", old.Listen == cfg.Listen},
 		{"kafka", reflect.DeepEqual(old.Kafka, cfg.Kafka)},
 		{"spool", old.Spool == cfg.Spool},
+		// The LLDP listener owns raw sockets and metrics for the process.
+		{"the lldp target", reflect.DeepEqual(lldpConfig(old), lldpConfig(cfg))},
 	}
 	for _, c := range checks {
 		if !c.same {
@@ -323,7 +326,7 @@ func (a *Agent) buildTargets(cfg *config.Config, prev []scheduler.Target) ([]sch
 	for _, t := range cfg.Targets {
 		st := scheduler.Target{Name: t.Name, Protocol: t.Protocol(), Interval: cfg.Interval(t)}
 		if o, ok := old[t.Name]; ok && sameTarget(oldCfg[t.Name], t) {
-			st.Source, st.Provider = o.Source, o.Provider
+			st.Source, st.Provider, st.Notify = o.Source, o.Provider, o.Notify
 			out = append(out, st)
 			continue
 		}
@@ -332,6 +335,14 @@ func (a *Agent) buildTargets(cfg *config.Config, prev []scheduler.Target) ([]sch
 		case t.Redfish != nil:
 			st.Source = racktrackv1.Source_SOURCE_REDFISH
 			st.Provider, err = redfish.New(t.Name, *t.Redfish, redfish.Options{Logger: a.log, Metrics: a.rfMetrics})
+		case t.LLDP != nil:
+			st.Source = racktrackv1.Source_SOURCE_LLDP
+			var p *lldp.Provider
+			p, err = lldp.New(*t.LLDP, lldp.Options{Logger: a.log, Registerer: a.reg})
+			if err == nil {
+				st.Provider, st.Notify = p, p.Notify()
+				a.startRunner(p)
+			}
 		default:
 			err = errors.New("no protocol section")
 		}
@@ -347,7 +358,33 @@ func (a *Agent) buildTargets(cfg *config.Config, prev []scheduler.Target) ([]sch
 
 // sameTarget reports whether a provider built for a can serve b.
 func sameTarget(a, b config.Target) bool {
-	return reflect.DeepEqual(a.Redfish, b.Redfish)
+	return reflect.DeepEqual(a.Redfish, b.Redfish) && reflect.DeepEqual(a.LLDP, b.LLDP)
+}
+
+// runner is a provider with goroutines of its own (the LLDP listener).
+type runner interface {
+	providers.Provider
+	Run(ctx context.Context) error
+}
+
+// startRunner runs p until the agent closes it. The goroutine's owner is
+// the agent: closeProviders stops it, and Close waits for Run to return.
+func (a *Agent) startRunner(p runner) {
+	go func() {
+		if err := p.Run(context.Background()); err != nil {
+			a.log.Error("provider stopped", "err", err)
+		}
+	}()
+}
+
+// lldpConfig is the agent's LLDP section, if any.
+func lldpConfig(c *config.Config) *lldp.Config {
+	for _, t := range c.Targets {
+		if t.LLDP != nil {
+			return t.LLDP
+		}
+	}
+	return nil
 }
 
 func (a *Agent) closeProviders(ts []scheduler.Target) {

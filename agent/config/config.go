@@ -18,6 +18,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/racktrack/racktrack/internal/secret"
+	"github.com/racktrack/racktrack/providers/lldp"
 	"github.com/racktrack/racktrack/providers/redfish"
 )
 
@@ -105,6 +106,8 @@ type Target struct {
 	// Interval overrides the agent's poll_interval for this target.
 	Interval time.Duration   `yaml:"interval"`
 	Redfish  *redfish.Config `yaml:"redfish"`
+	// LLDP listens on the agent host's own NICs; at most one target.
+	LLDP *lldp.Config `yaml:"lldp"`
 
 	line int
 }
@@ -114,6 +117,8 @@ func (t Target) Protocol() string {
 	switch {
 	case t.Redfish != nil:
 		return "redfish"
+	case t.LLDP != nil:
+		return "lldp"
 	}
 	return ""
 }
@@ -303,6 +308,7 @@ func (c *Config) Validate() error {
 		bad(0, "targets", "at least one target is required")
 	}
 	seen := map[string]int{}
+	lldpTargets := 0
 	for i, t := range c.Targets {
 		field := fmt.Sprintf("targets[%d]", i)
 		if t.Name != "" {
@@ -330,8 +336,18 @@ func (c *Config) Validate() error {
 				bad(t.line, field+".redfish.password", "%v", err)
 			}
 		}
+		if t.LLDP != nil {
+			n++
+			lldpTargets++
+			if lldpTargets > 1 {
+				bad(t.line, field+".lldp", "only one lldp target per agent (it listens on every configured interface)")
+			}
+			if err := t.LLDP.Validate(); err != nil {
+				bad(t.line, field+".lldp", "%v", err)
+			}
+		}
 		if n != 1 {
-			bad(t.line, field, "exactly one protocol section (redfish) is required, found %d", n)
+			bad(t.line, field, "exactly one protocol section (redfish, lldp) is required, found %d", n)
 		}
 	}
 	return errors.Join(errs...)

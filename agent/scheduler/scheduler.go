@@ -37,6 +37,9 @@ type Target struct {
 	Source   racktrackv1.Source
 	Interval time.Duration
 	Provider providers.Provider
+	// Notify, when set, asks for a poll now (e.g. an LLDP neighbour
+	// appeared), on top of the interval.
+	Notify <-chan struct{}
 }
 
 // Options configure a Scheduler.
@@ -169,6 +172,8 @@ func (l *loop) run(ctx context.Context) {
 		case <-l.s.quit:
 			return
 		case <-timer.C:
+		case <-l.t.Notify: // nil channel when unset: never ready
+			timer.Stop() // Go ≥1.23 timers: no stale tick to drain
 		}
 		next := l.pollOnce(ctx)
 		timer.Reset(next)

@@ -796,8 +796,8 @@ func (s *Spool) read(picks []pick) ([]Record, []bool, error) {
 	return recs, bad, nil
 }
 
-// retireUnreadable counts records that failed their CRC on read and marks
-// them done so they are never returned.
+// retireUnreadable counts records that failed their CRC on read, marks them
+// done so they are never returned, and rewrites their segments without them.
 func (s *Spool) retireUnreadable(picks []pick, bad []bool) error {
 	seqs := s.seqs[:0]
 	for i, p := range picks {
@@ -812,6 +812,30 @@ func (s *Spool) retireUnreadable(picks []pick, bad []bool) error {
 	slices.Sort(seqs)
 	if err := s.done.markDone(seqs); err != nil {
 		return s.fail(err)
+	}
+	// Cut the damaged frames out of their files so the next Open does not
+	// count them again.
+	if err := s.done.sync(); err != nil {
+		return s.fail(err)
+	}
+	var damaged []*segment
+	for i, p := range picks {
+		if bad[i] && !slices.Contains(damaged, p.g) {
+			damaged = append(damaged, p.g)
+		}
+	}
+	for _, g := range damaged {
+		if g.live == 0 {
+			if err := s.removeSegment(g); err != nil {
+				return err
+			}
+			continue
+		}
+		old := g.size
+		if err := g.rewrite(nil); err != nil {
+			return s.fail(err)
+		}
+		s.disk += g.size - old
 	}
 	s.updateGauges()
 	return nil

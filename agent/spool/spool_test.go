@@ -82,7 +82,7 @@ func TestNextBatchesAndBlocks(t *testing.T) {
 		recs, err := s.Next(t.Context(), 10)
 		done <- result{recs, err}
 	}()
-	waitWaiters(t, s, 1)
+	waitWaiters(t, s, 1, done)
 	appendAll(t, s, rec(11, ClassInventory))
 	r := <-done
 	if r.err != nil {
@@ -96,7 +96,7 @@ func TestNextBatchesAndBlocks(t *testing.T) {
 		recs, err := s.Next(ctx, 10)
 		done <- result{recs, err}
 	}()
-	waitWaiters(t, s, 1)
+	waitWaiters(t, s, 1, done)
 	cancel()
 	if r := <-done; !errors.Is(r.err, context.Canceled) || r.recs != nil {
 		t.Fatalf("Next after cancel = %v, %v; want context.Canceled", seqsOf(r.recs), r.err)
@@ -107,7 +107,7 @@ func TestNextBatchesAndBlocks(t *testing.T) {
 		recs, err := s.Next(t.Context(), 10)
 		done <- result{recs, err}
 	}()
-	waitWaiters(t, s, 1)
+	waitWaiters(t, s, 1, done)
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -119,9 +119,12 @@ func TestNextBatchesAndBlocks(t *testing.T) {
 	}
 }
 
-// waitWaiters polls until n goroutines wait in Next.
-func waitWaiters(t *testing.T, s *Spool, n int) {
+// waitWaiters polls until n goroutines wait in Next; a result on done
+// first means Next returned instead of waiting.
+func waitWaiters[R any](t *testing.T, s *Spool, n int, done <-chan R) {
 	t.Helper()
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
 	for {
 		s.mu.Lock()
 		w := s.waiters
@@ -129,10 +132,11 @@ func waitWaiters(t *testing.T, s *Spool, n int) {
 		if w == n {
 			return
 		}
-		if t.Context().Err() != nil {
-			t.Fatal("test ended while waiting for Next to block")
+		select {
+		case r := <-done:
+			t.Fatalf("Next returned %+v instead of waiting", r)
+		case <-tick.C:
 		}
-		time.Sleep(time.Millisecond)
 	}
 }
 
