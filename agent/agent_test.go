@@ -41,7 +41,7 @@ type site struct {
 
 // newSite starts n BMCs from firstIP; every test uses its own address
 // range so tests can share the machine.
-func newSite(t *testing.T, n int, firstIP string) *site {
+func newSite(t testing.TB, n int, firstIP string) *site {
 	t.Helper()
 	sim, err := redfishsim.Start(context.Background(), redfishsim.Options{
 		Servers: redfishsim.GenerateServers("t", "r1", n),
@@ -291,7 +291,7 @@ var buildOnce = sync.OnceValues(func() (string, error) {
 	return bin, nil
 })
 
-func startAgent(t *testing.T, cfgPath string) *agentProc {
+func startAgent(t testing.TB, cfgPath string) *agentProc {
 	t.Helper()
 	bin, err := buildOnce()
 	if err != nil {
