@@ -34,10 +34,11 @@ import (
 	"github.com/racktrack/racktrack/agent/scheduler"
 	"github.com/racktrack/racktrack/agent/sequence"
 	"github.com/racktrack/racktrack/agent/spool"
+	racktrackv1 "github.com/racktrack/racktrack/proto/racktrack/v1"
 	"github.com/racktrack/racktrack/providers"
 	"github.com/racktrack/racktrack/providers/lldp"
 	"github.com/racktrack/racktrack/providers/redfish"
-	racktrackv1 "github.com/racktrack/racktrack/proto/racktrack/v1"
+	"github.com/racktrack/racktrack/providers/snmp"
 )
 
 // Version is the agent's build version, stamped into observations.
@@ -61,8 +62,9 @@ type Agent struct {
 	addr atomic.Value // string, the bound HTTP address
 	up   chan struct{}
 
-	reloads   chan reloadRequest
-	rfMetrics *redfish.Metrics
+	reloads     chan reloadRequest
+	rfMetrics   *redfish.Metrics
+	snmpMetrics *snmp.Metrics
 
 	mu  sync.Mutex // guards cfg, and orders sequence assignment with spool appends
 	seq *sequence.Counter
@@ -78,12 +80,13 @@ func New(cfg *config.Config, opts Options) (*Agent, error) {
 		opts.Registry = prometheus.NewRegistry()
 	}
 	return &Agent{
-		cfg:       cfg,
-		log:       opts.Logger.With("agent", cfg.AgentID, "site", cfg.Site),
-		reg:       opts.Registry,
-		up:        make(chan struct{}),
-		reloads:   make(chan reloadRequest),
-		rfMetrics: redfish.NewMetrics(opts.Registry),
+		cfg:         cfg,
+		log:         opts.Logger.With("agent", cfg.AgentID, "site", cfg.Site),
+		reg:         opts.Registry,
+		up:          make(chan struct{}),
+		reloads:     make(chan reloadRequest),
+		rfMetrics:   redfish.NewMetrics(opts.Registry),
+		snmpMetrics: snmp.NewMetrics(opts.Registry),
 	}, nil
 }
 
@@ -335,6 +338,9 @@ func (a *Agent) buildTargets(cfg *config.Config, prev []scheduler.Target) ([]sch
 		case t.Redfish != nil:
 			st.Source = racktrackv1.Source_SOURCE_REDFISH
 			st.Provider, err = redfish.New(t.Name, *t.Redfish, redfish.Options{Logger: a.log, Metrics: a.rfMetrics})
+		case t.SNMP != nil:
+			st.Source = racktrackv1.Source_SOURCE_SNMP
+			st.Provider, err = snmp.New(t.Name, *t.SNMP, snmp.Options{Logger: a.log, Metrics: a.snmpMetrics})
 		case t.LLDP != nil:
 			st.Source = racktrackv1.Source_SOURCE_LLDP
 			var p *lldp.Provider
@@ -358,7 +364,7 @@ func (a *Agent) buildTargets(cfg *config.Config, prev []scheduler.Target) ([]sch
 
 // sameTarget reports whether a provider built for a can serve b.
 func sameTarget(a, b config.Target) bool {
-	return reflect.DeepEqual(a.Redfish, b.Redfish) && reflect.DeepEqual(a.LLDP, b.LLDP)
+	return reflect.DeepEqual(a.Redfish, b.Redfish) && reflect.DeepEqual(a.SNMP, b.SNMP) && reflect.DeepEqual(a.LLDP, b.LLDP)
 }
 
 // runner is a provider with goroutines of its own (the LLDP listener).

@@ -430,4 +430,3 @@ func TestReloadOnHangup(t *testing.T) {
 		t.Errorf("no reload line in the log")
 	}
 }
-

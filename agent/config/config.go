@@ -20,6 +20,7 @@ import (
 	"github.com/racktrack/racktrack/internal/secret"
 	"github.com/racktrack/racktrack/providers/lldp"
 	"github.com/racktrack/racktrack/providers/redfish"
+	"github.com/racktrack/racktrack/providers/snmp"
 )
 
 // Defaults an operator gets without writing them.
@@ -106,6 +107,7 @@ type Target struct {
 	// Interval overrides the agent's poll_interval for this target.
 	Interval time.Duration   `yaml:"interval"`
 	Redfish  *redfish.Config `yaml:"redfish"`
+	SNMP     *snmp.Config    `yaml:"snmp"`
 	// LLDP listens on the agent host's own NICs; at most one target.
 	LLDP *lldp.Config `yaml:"lldp"`
 
@@ -117,6 +119,8 @@ func (t Target) Protocol() string {
 	switch {
 	case t.Redfish != nil:
 		return "redfish"
+	case t.SNMP != nil:
+		return "snmp"
 	case t.LLDP != nil:
 		return "lldp"
 	}
@@ -336,6 +340,23 @@ func (c *Config) Validate() error {
 				bad(t.line, field+".redfish.password", "%v", err)
 			}
 		}
+		if t.SNMP != nil {
+			n++
+			if err := t.SNMP.Validate(); err != nil {
+				bad(t.line, field+".snmp", "%v", err)
+			}
+			for _, ref := range []struct {
+				name string
+				ref  secret.Ref
+			}{{"community", t.SNMP.Community}, {"auth_password", t.SNMP.AuthPassword}, {"priv_password", t.SNMP.PrivPassword}} {
+				if ref.ref.File == "" && ref.ref.Env == "" {
+					continue
+				}
+				if _, err := ref.ref.Resolve(); err != nil {
+					bad(t.line, field+".snmp."+ref.name, "%v", err)
+				}
+			}
+		}
 		if t.LLDP != nil {
 			n++
 			lldpTargets++
@@ -347,7 +368,7 @@ func (c *Config) Validate() error {
 			}
 		}
 		if n != 1 {
-			bad(t.line, field, "exactly one protocol section (redfish, lldp) is required, found %d", n)
+			bad(t.line, field, "exactly one protocol section (redfish, snmp, lldp) is required, found %d", n)
 		}
 	}
 	return errors.Join(errs...)

@@ -22,8 +22,8 @@ import (
 	"golang.org/x/sync/errgroup"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
-	"github.com/racktrack/racktrack/providers"
 	racktrackv1 "github.com/racktrack/racktrack/proto/racktrack/v1"
+	"github.com/racktrack/racktrack/providers"
 )
 
 // Emit hands one observation to the agent's pipeline (sequence, spool).
@@ -342,7 +342,6 @@ type Metrics struct {
 	errors  *prometheus.CounterVec
 	latency *prometheus.HistogramVec
 }
-
 
 // NewMetrics creates the metrics and registers them on reg (if not nil).
 func NewMetrics(reg prometheus.Registerer) *Metrics {

@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/racktrack/racktrack/providers"
 	racktrackv1 "github.com/racktrack/racktrack/proto/racktrack/v1"
+	"github.com/racktrack/racktrack/providers"
 )
 
 func TestOffsetStableAndSpread(t *testing.T) {
