@@ -3,6 +3,7 @@ package spool
 import (
 	"bufio"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"math"
 	"os"
@@ -43,6 +44,11 @@ type doneLog struct {
 	f     *os.File
 	size  int64
 	dirty bool
+	// lost is set when a write failed and was cut off cleanly: some
+	// retirements are only in memory until the log is rewritten.
+	lost bool
+	// broken is set when a failed write could not be cut off.
+	broken bool
 	// base is the size right after the last rewrite; the log is rewritten
 	// again once it is both over doneCompactMin and twice base.
 	base int64
@@ -167,7 +173,9 @@ func openDoneLog(dir string, size int64) (*doneLog, error) {
 	return &doneLog{path: path, f: f, size: size, base: size}, nil
 }
 
-// markDone appends the sorted seqs as done. The caller fsyncs later.
+// markDone appends the sorted seqs as done. The caller fsyncs later. On a
+// failed write the partial frame is cut off and lost is set (broken if
+// that fails too).
 func (d *doneLog) markDone(seqs []uint64) error {
 	if len(seqs) == 0 {
 		return nil
@@ -175,9 +183,13 @@ func (d *doneLog) markDone(seqs []uint64) error {
 	var frames []byte
 	frames, d.buf = appendRangeFrames(nil, d.buf, seqs)
 	if _, err := d.f.WriteAt(frames, d.size); err != nil {
-		// Cut any partial frame so later frames stay readable.
-		_ = d.f.Truncate(d.size)
-		return fmt.Errorf("write %s: %w", d.path, err)
+		werr := fmt.Errorf("write %s: %w", d.path, err)
+		if terr := d.f.Truncate(d.size); terr != nil {
+			d.broken = true
+			return errors.Join(werr, terr)
+		}
+		d.lost = true
+		return werr
 	}
 	d.size += int64(len(frames))
 	d.dirty = true
@@ -239,6 +251,7 @@ func (d *doneLog) rewrite(high uint64, seqs []uint64) error {
 	d.size = int64(len(frames))
 	d.base = d.size
 	d.dirty = false
+	d.lost = false
 	return nil
 }
 

@@ -12,11 +12,14 @@
 // first. After a restart every record that was neither acknowledged nor
 // evicted is returned again, in sequence order.
 //
-// Bound: the records held (MaxBytes) are bounded. When an append would
-// exceed the bound, records are evicted by class, least valuable first:
-// ClassTelemetry, then ClassStatus, then ClassInventory, oldest first within
-// a class; records in flight are never evicted. Every eviction is counted
-// per class (Stats, racktrack_agent_spool_evictions_total).
+// Bound: the framed bytes of records held are bounded by MaxBytes. When an
+// append would exceed it, records are evicted by class, least valuable
+// first: ClassTelemetry, then ClassStatus, then ClassInventory, oldest first
+// within a class, the record being appended counting as the newest of its
+// class; records in flight are never evicted. Every eviction is counted per
+// class (Stats, racktrack_agent_spool_evictions_total) and is durable like
+// an ack. Segment files stay below about twice MaxBytes plus one segment:
+// under pressure, sealed segments at least half evicted are rewritten.
 //
 // See README.md for the file format and the fsync policy.
 package spool
@@ -143,9 +146,11 @@ var (
 	// ErrLocked is returned by Open when another process holds the spool
 	// directory.
 	ErrLocked = errors.New("spool directory locked by another process")
-	// ErrFailed is returned by Append, Ack and Sync after a write or fsync
-	// failed in a way that leaves the files' state unknown; Close and
-	// reopen the spool to recover what is on disk.
+	// ErrFailed is returned by Append, Ack and Sync after an fsync failed,
+	// or a failed write could not be cut off, leaving the files' state
+	// unknown; Close and reopen the spool to recover what is on disk. A
+	// write that fails cleanly (a full disk) is returned as is and the
+	// spool stays usable.
 	ErrFailed = errors.New("spool unusable after an I/O error")
 )
 
@@ -515,8 +520,8 @@ func (s *Spool) makeRoom(n int64, c Class, seq uint64) (dropped bool, err error)
 			"evicted_inventory", s.evicted[ClassInventory])
 	}
 	slices.Sort(victims)
-	if err := s.done.markDone(victims); err != nil {
-		return false, s.fail(err)
+	if err := s.recordDone(victims); err != nil {
+		return false, err
 	}
 	if err := s.reclaim(); err != nil {
 		return false, err
@@ -617,11 +622,12 @@ func (s *Spool) markDone(g *segment, e *entry) {
 }
 
 // seek returns the position of the first record with sequence >= seq, or
-// (len(segs), 0).
+// (len(segs), 0). Only a just-created active segment can be empty; it is
+// last and counts as holding every later sequence.
 func (s *Spool) seek(seq uint64) (int, int) {
 	si := sort.Search(len(s.segs), func(i int) bool {
 		es := s.segs[i].entries
-		return es[len(es)-1].seq >= seq
+		return len(es) == 0 || es[len(es)-1].seq >= seq
 	})
 	if si == len(s.segs) {
 		return si, 0
@@ -637,21 +643,21 @@ func (s *Spool) find(seq uint64) (*segment, *entry) {
 		return nil, nil
 	}
 	g := s.segs[si]
-	if e := &g.entries[ei]; e.seq == seq {
-		return g, e
+	if ei < len(g.entries) && g.entries[ei].seq == seq {
+		return g, &g.entries[ei]
 	}
 	return nil, nil
 }
 
-// Next waits until at least one record is ready, then returns up to max of
+// Next waits until at least one record is ready, then returns up to limit of
 // them in sequence order (records handed back by Nack first) and marks them
 // in flight: they are not returned again unless Nack hands them back or the
 // spool is reopened before they are acknowledged. It returns ctx.Err() when
 // ctx is done first and ErrClosed once the spool is closed. The records'
 // Key and Value are the caller's.
-func (s *Spool) Next(ctx context.Context, max int) ([]Record, error) {
-	if max < 1 {
-		return nil, fmt.Errorf("spool %s: next: max %d is not positive", s.dir, max)
+func (s *Spool) Next(ctx context.Context, limit int) ([]Record, error) {
+	if limit < 1 {
+		return nil, fmt.Errorf("spool %s: next: limit %d is not positive", s.dir, limit)
 	}
 	for {
 		s.mu.Lock()
@@ -659,7 +665,7 @@ func (s *Spool) Next(ctx context.Context, max int) ([]Record, error) {
 			s.mu.Unlock()
 			return nil, fmt.Errorf("spool %s: next: %w", s.dir, ErrClosed)
 		}
-		recs, err := s.take(max)
+		recs, err := s.take(limit)
 		if err != nil || len(recs) > 0 {
 			s.mu.Unlock()
 			return recs, err
@@ -686,10 +692,10 @@ type pick struct {
 	e *entry
 }
 
-// take returns up to max ready records and marks them in flight.
-func (s *Spool) take(max int) ([]Record, error) {
+// take returns up to limit ready records and marks them in flight.
+func (s *Spool) take(limit int) ([]Record, error) {
 	for {
-		recs, picked, err := s.takeOnce(max)
+		recs, picked, err := s.takeOnce(limit)
 		if err != nil || len(recs) > 0 || picked == 0 {
 			return recs, err
 		}
@@ -698,24 +704,24 @@ func (s *Spool) take(max int) ([]Record, error) {
 	}
 }
 
-// takeOnce picks up to max ready records, reads them and marks them in
+// takeOnce picks up to limit ready records, reads them and marks them in
 // flight; picked counts records consumed, including unreadable ones.
-func (s *Spool) takeOnce(max int) (recs []Record, picked int, err error) {
+func (s *Spool) takeOnce(limit int) (recs []Record, picked int, err error) {
 	var picks []pick
 	rq := 0
-	for ; rq < len(s.requeue) && len(picks) < max; rq++ {
+	for ; rq < len(s.requeue) && len(picks) < limit; rq++ {
 		if g, e := s.find(s.requeue[rq]); e != nil && e.state == statePending {
 			picks = append(picks, pick{g, e})
 		}
 	}
 	cursor := s.cursor
-	if len(picks) < max {
+	if len(picks) < limit {
 		si, ei := s.seek(cursor)
 	scan:
 		for ; si < len(s.segs); si, ei = si+1, 0 {
 			g := s.segs[si]
 			for ; ei < len(g.entries); ei++ {
-				if len(picks) == max {
+				if len(picks) == limit {
 					break scan
 				}
 				e := &g.entries[ei]
@@ -810,8 +816,8 @@ func (s *Spool) retireUnreadable(picks []pick, bad []bool) error {
 	s.corrupt += uint64(len(seqs))
 	s.m.corrupt.Add(float64(len(seqs)))
 	slices.Sort(seqs)
-	if err := s.done.markDone(seqs); err != nil {
-		return s.fail(err)
+	if err := s.recordDone(seqs); err != nil {
+		return err
 	}
 	// Cut the damaged frames out of their files so the next Open does not
 	// count them again.
@@ -841,6 +847,20 @@ func (s *Spool) retireUnreadable(picks []pick, bad []bool) error {
 	return nil
 }
 
+// recordDone appends retired sequences to the done log. A failed write
+// that was cleanly cut off (disk full) is returned as is: the records stay
+// retired in memory and the next successful sync rewrites the done log from
+// memory. Any other failure makes the spool unusable.
+func (s *Spool) recordDone(seqs []uint64) error {
+	if err := s.done.markDone(seqs); err != nil {
+		if s.done.broken {
+			return s.fail(err)
+		}
+		return fmt.Errorf("spool %s: %w", s.dir, err)
+	}
+	return nil
+}
+
 // Ack marks records as delivered: they leave the spool and are never
 // returned again, also after a restart once synced. Unknown sequences and
 // records already acked or evicted are ignored.
@@ -862,8 +882,8 @@ func (s *Spool) Ack(seqs ...uint64) error {
 		return nil
 	}
 	slices.Sort(acked)
-	if err := s.done.markDone(acked); err != nil {
-		return s.fail(err)
+	if err := s.recordDone(acked); err != nil {
+		return err
 	}
 	if s.opts.SyncInterval == 0 {
 		if err := s.syncLocked(); err != nil {
@@ -948,9 +968,10 @@ func (s *Spool) syncLocked() error {
 		}
 		s.dirDirty = false
 	}
-	if s.done.wantsRewrite() {
+	if s.done.lost || s.done.wantsRewrite() {
+		// A failed rewrite leaves the old log in place: retry next time.
 		if err := s.done.rewrite(s.lastSeq, s.doneSeqs()); err != nil {
-			return s.fail(err)
+			return fmt.Errorf("spool %s: %w", s.dir, err)
 		}
 	}
 	return nil
@@ -981,7 +1002,7 @@ func (s *Spool) syncLoop(interval time.Duration) {
 		case <-t.C:
 		}
 		s.mu.Lock()
-		if !s.closed && s.failed == nil && (s.dirty || s.done.dirty || s.dirDirty) {
+		if !s.closed && s.failed == nil && (s.dirty || s.done.dirty || s.dirDirty || s.done.lost) {
 			if err := s.syncLocked(); err != nil {
 				s.log.Error("spool: background sync failed", "err", err)
 			}

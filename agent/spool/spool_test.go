@@ -690,10 +690,14 @@ func TestCrashCopy(t *testing.T) {
 	var mu sync.Mutex
 	appended := map[uint64]Record{}
 	stop := make(chan struct{})
+	// If the appender fails, the publisher's Next must not wait forever.
+	ctx, appenderGone := context.WithCancel(t.Context())
+	defer appenderGone()
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() { // the providers
 		defer wg.Done()
+		defer appenderGone()
 		for seq := uint64(1); ; seq++ {
 			select {
 			case <-stop:
@@ -715,9 +719,9 @@ func TestCrashCopy(t *testing.T) {
 	acked := map[uint64]bool{}
 	publish := func(batches int) {
 		for i := range batches {
-			recs, err := s.Next(t.Context(), 50)
+			recs, err := s.Next(ctx, 50)
 			if err != nil {
-				t.Fatal(err)
+				t.Fatalf("Next: %v", err)
 			}
 			seqs := seqsOf(recs)
 			if i%2 == 0 {
