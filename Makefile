@@ -5,7 +5,7 @@ GOBIN := $(shell $(GO) env GOPATH)/bin
 PROTOS := $(wildcard proto/racktrack/v1/*.proto)
 TEST_TIMEOUT ?= 14m
 
-.PHONY: all setup build proto proto-check vet test test-short bench demo clean
+.PHONY: all setup build proto vet test fuzz bench demo clean
 
 all: build
 
@@ -26,9 +26,17 @@ proto: setup
 vet:
 	$(GO) vet ./...
 
-## test: vet, then every unit and integration test with the race detector
+FUZZTIME ?= 15s
+
+## test: vet, every unit and integration test with the race detector, then
+## short bounded runs of the fuzz targets that guard outside input
 test: setup vet
 	$(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...
+	$(MAKE) fuzz
+
+## fuzz: each decoder of outside input fuzzed for FUZZTIME (seed corpora in testdata/fuzz)
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./providers/lldp
 
 ## bench: the benchmarks whose figures go in docs/BENCHMARKS.md
 bench: setup

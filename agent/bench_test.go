@@ -3,6 +3,7 @@ package agent_test
 import (
 	"bufio"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -17,7 +18,8 @@ import (
 )
 
 // BenchmarkAgentFleet runs the agent binary against RACKTRACK_BENCH_TARGETS
-// simulated BMCs (default 1,000) polled every 10 s, for two full intervals
+// simulated BMCs (default 1,000) polled every RACKTRACK_BENCH_INTERVAL
+// (default 60 s), for two full intervals
 // after the first round, and reports the agent process's resident memory,
 // CPU-seconds per 1,000 polls, and whether it kept the interval (polls made
 // against polls due). Run it alone:
@@ -28,7 +30,10 @@ func BenchmarkAgentFleet(b *testing.B) {
 	if v := os.Getenv("RACKTRACK_BENCH_TARGETS"); v != "" {
 		n, _ = strconv.Atoi(v)
 	}
-	const interval = 10 * time.Second
+	interval := time.Minute
+	if v := os.Getenv("RACKTRACK_BENCH_INTERVAL"); v != "" {
+		interval, _ = time.ParseDuration(v)
+	}
 	for range b.N {
 		k := testenv.Kafka(b, topic)
 		s := newSite(b, n, "127.0.40.1")
@@ -50,6 +55,9 @@ func BenchmarkAgentFleet(b *testing.B) {
 		rss := rssKiB(b, p.cmd.Process.Pid)
 		due := float64(n) * took.Seconds() / interval.Seconds()
 		errs := metric(b, addr, `racktrack_agent_polls_total{protocol="redfish",result="error"}`)
+		if path := os.Getenv("RACKTRACK_BENCH_HEAP"); path != "" {
+			saveProfile(b, "http://"+addr+"/debug/pprof/heap", path)
+		}
 		_ = p.cmd.Process.Signal(syscall.SIGTERM)
 		_ = p.cmd.Wait()
 		b.ReportMetric(float64(rss)/1024, "rss_MiB")
@@ -59,6 +67,24 @@ func BenchmarkAgentFleet(b *testing.B) {
 		b.ReportMetric(errs, "poll_errors")
 		b.Logf("%d targets every %s: %.0f polls in %s (%.0f due), %.2f CPU-s, RSS %d KiB (at start %d KiB), %0.f errors",
 			n, interval, made, took.Round(time.Millisecond), due, cpu, rss, idleRSS, errs)
+	}
+}
+
+// saveProfile copies a pprof profile from the running agent to path.
+func saveProfile(tb testing.TB, url, path string) {
+	tb.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer resp.Body.Close()
+	f, err := os.Create(path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		tb.Fatal(err)
 	}
 }
 
