@@ -76,7 +76,14 @@ func New(target string, cfg Config, opts Options) (*Provider, error) {
 	if err != nil {
 		return nil, fmt.Errorf("redfish %s: url: %w", target, err)
 	}
-	tlsConf := &tls.Config{MinVersion: tls.VersionTLS12}
+	tlsConf := &tls.Config{
+		MinVersion: tls.VersionTLS12,
+		// Resume TLS sessions across polls: idle connections are closed
+		// between polls, and a full handshake (certificate verification
+		// on our side, a private-key operation on the BMC's slow CPU)
+		// every poll is the most expensive part of polling a fleet.
+		ClientSessionCache: tls.NewLRUClientSessionCache(4),
+	}
 	switch {
 	case cfg.InsecureSkipVerify:
 		tlsConf.InsecureSkipVerify = true

@@ -159,18 +159,28 @@ func (b *BMC) newSessionLocked(user string) *session {
 func (b *BMC) spec() profileSpec { return specFor(b.server.Profile) }
 
 func (b *BMC) tlsConfig() *tls.Config {
-	return &tls.Config{
+	base := &tls.Config{
 		MinVersion: tls.VersionTLS12,
 		GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
-			b.mu.Lock()
-			foreign := b.faults.ForeignCertificate
-			b.mu.Unlock()
-			if foreign {
-				return b.foreignCert()
-			}
 			return b.cert.Load(), nil
 		},
 	}
+	base.GetConfigForClient = func(*tls.ClientHelloInfo) (*tls.Config, error) {
+		b.mu.Lock()
+		foreign := b.faults.ForeignCertificate
+		b.mu.Unlock()
+		if !foreign {
+			return nil, nil
+		}
+		cert, err := b.foreignCert()
+		if err != nil {
+			return nil, err
+		}
+		// A factory-reset BMC has new session ticket keys too: no client
+		// can resume a session made with the old certificate.
+		return &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{*cert}, SessionTicketsDisabled: true}, nil
+	}
+	return base
 }
 
 // foreignCert is a certificate for the same IP from a CA nobody trusts, as

@@ -1,0 +1,102 @@
+package agent_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/racktrack/racktrack/agent"
+	"github.com/racktrack/racktrack/agent/config"
+	"github.com/racktrack/racktrack/internal/testenv"
+	racktrackv1 "github.com/racktrack/racktrack/proto/racktrack/v1"
+)
+
+func gathered(t *testing.T, reg *prometheus.Registry, name, label, value string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == label && l.GetValue() == value {
+					return m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	return 0
+}
+
+// TestSpoolFull: with the broker down and a 1 MiB spool, telemetry is
+// evicted first and inventory kept; the evictions show in the metrics and,
+// once the broker is back, in an agent-status observation upstream.
+func TestSpoolFull(t *testing.T) {
+	k := testenv.Kafka(t, topic)
+	k.Stop()
+	s := newSite(t, 20, "127.0.23.1")
+	text := strings.Replace(s.config(k.Brokers(), "1s", 20), "kafka:", "spool:\n  max_bytes: 1048576\nkafka:", 1)
+	cfg, err := config.Parse("agent.yml", []byte(text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := prometheus.NewRegistry()
+	a, err := agent.New(cfg, agent.Options{Registry: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("agent: %v", err)
+		}
+	})
+
+	const evictions = "racktrack_agent_spool_evictions_total"
+	waitFor(t, 90*time.Second, "telemetry evictions", func() (bool, string) {
+		n := gathered(t, reg, evictions, "class", "telemetry")
+		return n >= 50, fmt.Sprintf("%v telemetry evicted", n)
+	})
+	if n := gathered(t, reg, evictions, "class", "inventory"); n != 0 {
+		t.Fatalf("%v inventory records evicted while telemetry was there to evict", n)
+	}
+
+	if err := k.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var reported uint64
+	waitFor(t, 60*time.Second, "an agent-status observation reporting the evictions", func() (bool, string) {
+		for _, msgs := range readTopic(t, k.Brokers()) {
+			for _, m := range msgs {
+				var o racktrackv1.Observation
+				if proto.Unmarshal(m.Value, &o) != nil {
+					continue
+				}
+				if st := o.GetAgentStatus(); st != nil && st.Evicted["telemetry"] > 0 {
+					reported = st.Evicted["telemetry"]
+					if string(m.Key) != "t/agent" || o.Source != racktrackv1.Source_SOURCE_AGENT {
+						t.Errorf("agent status keyed %q from %v; want t/agent from SOURCE_AGENT", m.Key, o.Source)
+					}
+					return true, ""
+				}
+			}
+		}
+		return false, "none yet"
+	})
+	if n := gathered(t, reg, evictions, "class", "inventory"); n != 0 {
+		t.Errorf("%v inventory records evicted", n)
+	}
+	t.Logf("agent status reported %d telemetry records evicted", reported)
+}
