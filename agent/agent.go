@@ -70,6 +70,7 @@ type Agent struct {
 	mu  sync.Mutex // guards cfg, and orders sequence assignment with spool appends
 	seq *sequence.Counter
 	sp  *spool.Spool
+	pub *publish.Publisher // set before up is closed
 }
 
 // New checks that the agent can be built from cfg; nothing runs until Run.
@@ -146,6 +147,7 @@ func (a *Agent) Run(ctx context.Context) (err error) {
 		return fmt.Errorf("agent: %w", err)
 	}
 	defer pub.Close()
+	a.pub = pub
 
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
@@ -188,10 +190,13 @@ func (a *Agent) Run(ctx context.Context) (err error) {
 	perr := <-pubDone
 	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), ShutdownFlush)
 	defer cancel()
-	ferr := pub.Flush(fctx)
+	if err := pub.Flush(fctx); err != nil {
+		// Not a failure of the agent: the records wait in the spool.
+		a.log.Warn("could not drain the spool before stopping", "err", err)
+	}
 	st := sp.Stats()
 	a.log.Info("agent stopped", "spool_records_left", st.Records, "last_sequence", seq.Last())
-	return errors.Join(gerr, perr, ferr)
+	return errors.Join(gerr, perr)
 }
 
 // reloadRequest carries a new config to the scheduling loop and its
@@ -490,13 +495,23 @@ func (a *Agent) handler() http.Handler {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		fmt.Fprintln(w, "ok")
 	})
+	// Ready means observations are flowing to Kafka: started, and the
+	// last produce call succeeded. During a broker outage the agent keeps
+	// polling into its spool but reports not ready, with the reason.
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
 		select {
 		case <-a.up:
-			fmt.Fprintln(w, "ready")
 		default:
 			http.Error(w, "starting", http.StatusServiceUnavailable)
+			return
 		}
+		ok, since, err := a.pub.Health()
+		if !ok {
+			http.Error(w, fmt.Sprintf("kafka deliveries failing since %s (%d records spooled): %v",
+				since.UTC().Format(time.RFC3339), a.sp.Stats().Records, err), http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "ready")
 	})
 	return mux
 }

@@ -302,8 +302,8 @@ func (c *Config) Validate() error {
 	if c.BackoffMax < time.Second {
 		bad(0, "backoff_max", "must be at least 1s")
 	}
-	if c.Spool.MaxBytes < 1<<20 {
-		bad(0, "spool.max_bytes", "%d is below the 1 MiB minimum", c.Spool.MaxBytes)
+	if c.Spool.MaxBytes < 256<<10 {
+		bad(0, "spool.max_bytes", "%d is below the 256 KiB minimum", c.Spool.MaxBytes)
 	}
 	if c.Spool.SyncInterval < 0 {
 		bad(0, "spool.sync_interval", "must not be negative")

@@ -15,6 +15,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -52,6 +53,31 @@ type Publisher struct {
 	opts   Options
 	m      *metrics
 	broker []string
+
+	mu           sync.Mutex
+	failingSince time.Time // zero while deliveries succeed
+	lastErr      error
+}
+
+// Health says whether the last produce call succeeded and, if not, since
+// when deliveries have been failing and why.
+func (p *Publisher) Health() (ok bool, since time.Time, err error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.failingSince.IsZero(), p.failingSince, p.lastErr
+}
+
+func (p *Publisher) record(err error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if err == nil {
+		p.failingSince, p.lastErr = time.Time{}, nil
+		return
+	}
+	if p.failingSince.IsZero() {
+		p.failingSince = time.Now()
+	}
+	p.lastErr = err
 }
 
 // New builds a publisher for cfg reading from q. It does not dial.
@@ -164,10 +190,12 @@ func (p *Publisher) Run(ctx context.Context) error {
 			}
 			return fmt.Errorf("publish: read spool: %w", err)
 		}
-		if err := p.send(ctx, recs); err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
+		err = p.send(ctx, recs)
+		if ctx.Err() != nil {
+			return nil
+		}
+		p.record(err)
+		if err != nil {
 			failures++
 			d := p.backoff(failures)
 			p.log.Warn("kafka produce failed; records kept in spool",
