@@ -18,7 +18,7 @@ const (
 	DefaultPort           = 161
 	DefaultTimeout        = 5 * time.Second
 	DefaultRetries        = 2
-	DefaultMaxRepetitions = 25
+	DefaultMaxRepetitions = 64
 )
 
 // Security levels (SNMPv3 msgFlags), as written in the config.
@@ -57,7 +57,7 @@ type Config struct {
 	Timeout time.Duration `yaml:"timeout"`
 	// Retries is how often a request is re-sent after a timeout (default 2).
 	Retries int `yaml:"retries"`
-	// MaxRepetitions is the GETBULK max-repetitions value (default 25).
+	// MaxRepetitions is the GETBULK max-repetitions value (default 64).
 	// Switches with large forwarding tables walk in fewer round trips with
 	// a higher value (64 walks 2,000 MACs in about 34 round trips).
 	MaxRepetitions int `yaml:"max_repetitions"`

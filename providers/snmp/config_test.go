@@ -14,12 +14,12 @@ import (
 func TestGoodConfigs(t *testing.T) {
 	cases := map[string]snmp.Config{
 		"v2c.good.yml": {Address: "192.0.2.20", Version: "2c", Community: secret.Ref{File: "/etc/racktrack/snmp-community"},
-			Timeout: 5 * time.Second, Retries: 2, MaxRepetitions: 25},
+			Timeout: 5 * time.Second, Retries: 2, MaxRepetitions: 64},
 		"v3.good.yml": {Address: "[2001:db8::20]:1161", Version: "3", Username: "racktrack",
 			AuthProtocol: "SHA256", AuthPassword: secret.Ref{Env: "SNMP_AUTH"}, PrivProtocol: "AES256", PrivPassword: secret.Ref{Env: "SNMP_PRIV"},
 			Context: "vlan-100", Timeout: 2 * time.Second, Retries: 0, MaxRepetitions: 64},
 		"v3authnopriv.good.yml": {Address: "sw1.example.net", Version: "3", Username: "monitor", SecurityLevel: "authNoPriv",
-			AuthProtocol: "SHA", AuthPassword: secret.Ref{File: "/run/secrets/snmp-auth"}, Timeout: 5 * time.Second, Retries: 2, MaxRepetitions: 25},
+			AuthProtocol: "SHA", AuthPassword: secret.Ref{File: "/run/secrets/snmp-auth"}, Timeout: 5 * time.Second, Retries: 2, MaxRepetitions: 64},
 	}
 	files, _ := filepath.Glob("testdata/*.good.yml")
 	if len(files) != len(cases) {

@@ -20,8 +20,8 @@ func TestReadmeConfigs(t *testing.T) {
 	}
 	want := []snmp.Config{
 		{Address: "10.20.0.2", Version: "3", Username: "racktrack", SecurityLevel: "authPriv", AuthProtocol: "SHA256",
-			PrivProtocol: "AES", Timeout: snmp.DefaultTimeout, Retries: 2, MaxRepetitions: 25},
-		{Address: "sw1.example.net:161", Version: "2c", Timeout: snmp.DefaultTimeout, Retries: 2, MaxRepetitions: 25},
+			PrivProtocol: "AES", Timeout: snmp.DefaultTimeout, Retries: 2, MaxRepetitions: 64},
+		{Address: "sw1.example.net:161", Version: "2c", Timeout: snmp.DefaultTimeout, Retries: 2, MaxRepetitions: 64},
 	}
 	for i, blk := range blocks {
 		text, _, _ := strings.Cut(blk, "```")
