@@ -32,6 +32,7 @@ import (
 	collectorconfig "github.com/racktrack/racktrack/collector/config"
 	"github.com/racktrack/racktrack/internal/chserver"
 	"github.com/racktrack/racktrack/providers/redfish/redfishsim"
+	"github.com/racktrack/racktrack/providers/snmp/switchsim"
 )
 
 // Topics the demo broker is seeded with.
@@ -55,9 +56,52 @@ type Options struct {
 	KeepDir bool
 }
 
-// Run starts everything, reports progress to opts.Out until ctx is done,
-// then stops everything and removes its temporary directory.
-func Run(ctx context.Context, opts Options) (err error) {
+// Site is a running demo: every component, and what the simulators serve,
+// so tests can compare the collector's answers with the ground truth.
+type Site struct {
+	// API is the collector's base URL (http://host:port).
+	API string
+	// Servers are what the Redfish simulator serves.
+	Servers []redfishsim.Server
+	// Cables are the switch ports the simulated switches report each
+	// server NIC on (LLDP-MIB and FDB).
+	Cables []switchsim.Cable
+	// Switches are the simulated switches' names.
+	Switches []string
+	// Dir is the temporary working directory.
+	Dir string
+
+	done    chan struct{} // closed when every component has stopped
+	err     error         // why they stopped, valid once done is closed
+	cleanup []func() error
+}
+
+// Done is closed once every component has stopped: the context given to
+// Start is done, or one of them failed.
+func (s *Site) Done() <-chan struct{} { return s.done }
+
+// Wait blocks until every component has stopped and removes what Start
+// created.
+func (s *Site) Wait() error {
+	<-s.done
+	err := s.err
+	for i := len(s.cleanup) - 1; i >= 0; i-- {
+		err = errors.Join(err, s.cleanup[i]())
+	}
+	return err
+}
+
+// SNMP credentials of the simulated switches (v3 authPriv, as operators
+// run it).
+const (
+	snmpUser     = "racktrack"
+	snmpAuthPass = "demo-auth-pass"
+	snmpPrivPass = "demo-priv-pass"
+)
+
+// Start brings the whole system up and returns once it runs; the
+// components stop when ctx is done. Progress lines go to opts.Out.
+func Start(ctx context.Context, opts Options) (_ *Site, err error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -65,16 +109,22 @@ func Run(ctx context.Context, opts Options) (err error) {
 		opts.Out = io.Discard
 	}
 	out := opts.Out
+	site := &Site{done: make(chan struct{})}
+	close(site.done) // until the components run, there is nothing to wait for
+	defer func() {
+		if err != nil {
+			for i := len(site.cleanup) - 1; i >= 0; i-- {
+				_ = site.cleanup[i]()
+			}
+		}
+	}()
 	dir, err := os.MkdirTemp("", "racktrack-demo-")
 	if err != nil {
-		return fmt.Errorf("demo: %w", err)
+		return nil, fmt.Errorf("demo: %w", err)
 	}
+	site.Dir = dir
 	if !opts.KeepDir {
-		defer func() {
-			if rerr := os.RemoveAll(dir); rerr != nil {
-				err = errors.Join(err, rerr)
-			}
-		}()
+		site.cleanup = append(site.cleanup, func() error { return os.RemoveAll(dir) })
 	}
 	step := func(format string, args ...any) { fmt.Fprintf(out, "  • "+format+"\n", args...) }
 	fmt.Fprintf(out, "racktrack demo: site %q, %d racks × %d servers (work dir %s)\n", opts.Site, opts.Racks, opts.ServersPerRack, dir)
@@ -84,9 +134,9 @@ func Run(ctx context.Context, opts Options) (err error) {
 	if chAddr == "" {
 		srv, err := chserver.Start(ctx, chserver.Options{Dir: filepath.Join(dir, "clickhouse"), Logger: opts.Logger})
 		if err != nil {
-			return fmt.Errorf("demo: clickhouse: %w", err)
+			return nil, fmt.Errorf("demo: clickhouse: %w", err)
 		}
-		defer func() { err = errors.Join(err, srv.Stop()) }()
+		site.cleanup = append(site.cleanup, srv.Stop)
 		chAddr = srv.Addr()
 		step("ClickHouse    %s (private clickhouse-server, pid %d)", chAddr, srv.PID())
 	} else {
@@ -96,36 +146,79 @@ func Run(ctx context.Context, opts Options) (err error) {
 	// Kafka.
 	port, err := freePort()
 	if err != nil {
-		return fmt.Errorf("demo: kafka: %w", err)
+		return nil, fmt.Errorf("demo: kafka: %w", err)
 	}
 	kc, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.Ports(port), kfake.SeedTopics(4, Topics...))
 	if err != nil {
-		return fmt.Errorf("demo: kafka: %w", err)
+		return nil, fmt.Errorf("demo: kafka: %w", err)
 	}
-	defer kc.Close()
+	site.cleanup = append(site.cleanup, func() error { kc.Close(); return nil })
 	brokers := kc.ListenAddrs()
 	step("Kafka         %s (in-process kfake broker; topics %s)", strings.Join(brokers, ","), strings.Join(Topics, ", "))
 
-	// The simulated site.
-	var servers []redfishsim.Server
+	// The simulated site: BMCs...
 	for r := 1; r <= opts.Racks; r++ {
-		servers = append(servers, redfishsim.GenerateServers(opts.Site, rackName(r), opts.ServersPerRack)...)
+		site.Servers = append(site.Servers, redfishsim.GenerateServers(opts.Site, rackName(r), opts.ServersPerRack)...)
 	}
-	sim, err := redfishsim.Start(ctx, redfishsim.Options{Servers: servers, FirstIP: netip.MustParseAddr("127.0.1.1"), Logger: opts.Logger})
+	sim, err := redfishsim.Start(ctx, redfishsim.Options{Servers: site.Servers, FirstIP: netip.MustParseAddr("127.0.1.1"), Logger: opts.Logger})
 	if err != nil {
-		return fmt.Errorf("demo: redfish simulator: %w", err)
+		return nil, fmt.Errorf("demo: redfish simulator: %w", err)
 	}
-	defer func() { err = errors.Join(err, sim.Close()) }()
+	site.cleanup = append(site.cleanup, sim.Close)
 	caFile := filepath.Join(dir, "bmc-ca.pem")
 	if err := sim.WriteCAFile(caFile); err != nil {
-		return fmt.Errorf("demo: %w", err)
+		return nil, fmt.Errorf("demo: %w", err)
 	}
-	pwFile := filepath.Join(dir, "bmc.pass")
-	if err := os.WriteFile(pwFile, []byte(redfishsim.DefaultPassword+"\n"), 0o600); err != nil {
-		return fmt.Errorf("demo: %w", err)
+	secrets := map[string]string{"bmc.pass": redfishsim.DefaultPassword, "snmp-auth.pass": snmpAuthPass, "snmp-priv.pass": snmpPrivPass}
+	for name, v := range secrets {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(v+"\n"), 0o600); err != nil {
+			return nil, fmt.Errorf("demo: %w", err)
+		}
 	}
 	bmcs := sim.BMCs()
 	step("Redfish sim   %d BMCs, %s … %s (HTTPS, certificates from the simulator's CA %s)", len(bmcs), bmcs[0].URL, bmcs[len(bmcs)-1].URL, caFile)
+
+	// ...and an A/B switch pair per rack, cabled to the very NICs the BMCs
+	// report, so the cable map can be joined end to end.
+	switchAddrs := map[string][]string{} // rack -> "name=addr"
+	for r := 1; r <= opts.Racks; r++ {
+		rack := rackName(r)
+		var hosts []switchsim.Host
+		for _, srv := range site.Servers {
+			if srv.Rack != rack {
+				continue
+			}
+			h := switchsim.Host{Name: srv.Name}
+			for _, n := range srv.NICs {
+				h.NICs = append(h.NICs, switchsim.NIC{Name: n.ID, MAC: n.MACAddress})
+			}
+			hosts = append(hosts, h)
+		}
+		gen, err := switchsim.Generate(switchsim.SiteSpec{Name: opts.Site + "-" + rack, Switches: 2, Hosts: hosts})
+		if err != nil {
+			return nil, fmt.Errorf("demo: switches of %s: %w", rack, err)
+		}
+		site.Cables = append(site.Cables, gen.Cables...)
+		for i, sw := range gen.Switches {
+			ds, err := switchsim.NewDataset(sw.Records)
+			if err != nil {
+				return nil, fmt.Errorf("demo: switch %s: %w", sw.Name, err)
+			}
+			a, err := switchsim.Start(switchsim.Config{
+				Addr: fmt.Sprintf("127.0.2.%d:0", (r-1)*2+i+1),
+				Data: ds,
+				Users: []switchsim.User{{Name: snmpUser, AuthProtocol: "SHA256", AuthPassword: snmpAuthPass,
+					PrivProtocol: "AES", PrivPassword: snmpPrivPass}},
+			})
+			if err != nil {
+				return nil, fmt.Errorf("demo: switch %s: %w", sw.Name, err)
+			}
+			site.cleanup = append(site.cleanup, a.Close)
+			site.Switches = append(site.Switches, sw.Name)
+			switchAddrs[rack] = append(switchAddrs[rack], sw.Name+"="+a.Addr().String())
+		}
+	}
+	step("SNMP sim      %d switches (v3 authPriv SHA-256/AES), %s", len(site.Switches), strings.Join(site.Switches, ", "))
 
 	// Agents, one per rack, configured through the real config parser.
 	var agents []*agent.Agent
@@ -140,19 +233,24 @@ func Run(ctx context.Context, opts Options) (err error) {
 				continue
 			}
 			fmt.Fprintf(&b, "  - name: %s\n    redfish:\n      url: %s\n      username: %s\n      password: {file: %s}\n      ca_file: %s\n",
-				bmc.Server().Name, bmc.URL, redfishsim.DefaultUsername, pwFile, caFile)
+				bmc.Server().Name, bmc.URL, redfishsim.DefaultUsername, filepath.Join(dir, "bmc.pass"), caFile)
+		}
+		for _, sw := range switchAddrs[rack] {
+			name, addr, _ := strings.Cut(sw, "=")
+			fmt.Fprintf(&b, "  - name: %s\n    snmp:\n      address: %s\n      version: \"3\"\n      username: %s\n      auth_protocol: SHA256\n      auth_password: {file: %s}\n      priv_protocol: AES\n      priv_password: {file: %s}\n",
+				name, addr, snmpUser, filepath.Join(dir, "snmp-auth.pass"), filepath.Join(dir, "snmp-priv.pass"))
 		}
 		cfgPath := filepath.Join(dir, "agent-"+rack+".yml")
 		if err := os.WriteFile(cfgPath, []byte(b.String()), 0o600); err != nil {
-			return fmt.Errorf("demo: %w", err)
+			return nil, fmt.Errorf("demo: %w", err)
 		}
 		cfg, err := agentconfig.Load(cfgPath)
 		if err != nil {
-			return fmt.Errorf("demo: agent config: %w", err)
+			return nil, fmt.Errorf("demo: agent config: %w", err)
 		}
 		a, err := agent.New(cfg, agent.Options{Logger: opts.Logger.With("component", "agent"), Registry: prometheus.NewRegistry()})
 		if err != nil {
-			return fmt.Errorf("demo: %w", err)
+			return nil, fmt.Errorf("demo: %w", err)
 		}
 		agents = append(agents, a)
 	}
@@ -162,15 +260,15 @@ func Run(ctx context.Context, opts Options) (err error) {
 	ccfgText := fmt.Sprintf("listen: %s\nkafka:\n  brokers: [%s]\nclickhouse:\n  addr: %s\n  database: racktrack_demo\n",
 		opts.CollectorListen, strings.Join(brokers, ", "), chAddr)
 	if err := os.WriteFile(ccfgPath, []byte(ccfgText), 0o600); err != nil {
-		return fmt.Errorf("demo: %w", err)
+		return nil, fmt.Errorf("demo: %w", err)
 	}
 	ccfg, err := collectorconfig.Load(ccfgPath)
 	if err != nil {
-		return fmt.Errorf("demo: collector config: %w", err)
+		return nil, fmt.Errorf("demo: collector config: %w", err)
 	}
 	col, err := collector.New(ccfg, collector.Options{Logger: opts.Logger.With("component", "collector"), Registry: prometheus.NewRegistry()})
 	if err != nil {
-		return fmt.Errorf("demo: %w", err)
+		return nil, fmt.Errorf("demo: %w", err)
 	}
 
 	g, gctx := errgroup.WithContext(ctx)
@@ -178,33 +276,56 @@ func Run(ctx context.Context, opts Options) (err error) {
 	for _, a := range agents {
 		g.Go(func() error { return a.Run(gctx) })
 	}
-	g.Go(func() error {
-		for i, a := range agents {
-			select {
-			case <-a.Ready():
-				step("Agent         %s, %d targets, metrics on http://%s/metrics", rackName(i+1), opts.ServersPerRack, a.Addr())
-			case <-gctx.Done():
-				return nil
-			}
-		}
+	site.done = make(chan struct{})
+	go func() { site.err = g.Wait(); close(site.done) }()
+	for i, a := range agents {
 		select {
-		case <-col.Ready():
+		case <-a.Ready():
+			step("Agent         %s, %d BMCs + %d switches, metrics on http://%s/metrics", rackName(i+1), opts.ServersPerRack, len(switchAddrs[rackName(i+1)]), a.Addr())
 		case <-gctx.Done():
-			return nil
+			return site, nil
 		}
-		api := "http://" + col.Addr()
-		step("Collector     %s/api/v1/servers  (also /healthz, /metrics)", api)
-		fmt.Fprintf(out, "\nWaiting for the %d servers to appear in the API (agents poll every %s)…\n", len(servers), opts.PollInterval)
-		return report(gctx, out, api, opts, len(servers))
-	})
-	err = g.Wait()
-	fmt.Fprintln(out, "\nracktrack demo: stopped; temporary files removed.")
+	}
+	select {
+	case <-col.Ready():
+	case <-gctx.Done():
+		return site, nil
+	}
+	site.API = "http://" + col.Addr()
+	step("Collector     %s/api/v1/servers  (also /healthz, /metrics)", site.API)
+	return site, nil
+}
+
+// Run starts everything, reports progress to opts.Out until ctx is done,
+// then stops everything and removes its temporary directory.
+func Run(ctx context.Context, opts Options) error {
+	if opts.Out == nil {
+		opts.Out = io.Discard
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	site, err := Start(ctx, opts)
+	if err != nil {
+		return err
+	}
+	if site.API != "" {
+		fmt.Fprintf(opts.Out, "\nWaiting for the %d servers to appear in the API (agents poll every %s)…\n", len(site.Servers), opts.PollInterval)
+		go func() {
+			// A component failing ends the demo too.
+			<-site.Done()
+			cancel()
+		}()
+		report(ctx, opts.Out, site.API, opts, len(site.Servers))
+	}
+	cancel()
+	err = site.Wait()
+	fmt.Fprintln(opts.Out, "\nracktrack demo: stopped; temporary files removed.")
 	return err
 }
 
 // report polls the collector's API and says how many servers it lists,
 // then prints them once all are there.
-func report(ctx context.Context, out io.Writer, api string, opts Options, want int) error {
+func report(ctx context.Context, out io.Writer, api string, opts Options, want int) {
 	client := &http.Client{Timeout: 5 * time.Second}
 	start := time.Now()
 	last := -1
@@ -213,7 +334,7 @@ func report(ctx context.Context, out io.Writer, api string, opts Options, want i
 	for {
 		select {
 		case <-ctx.Done():
-			return nil
+			return
 		case <-t.C:
 		}
 		servers, err := fetchServers(ctx, client, api+"/api/v1/servers?site="+opts.Site)
@@ -237,7 +358,7 @@ func report(ctx context.Context, out io.Writer, api string, opts Options, want i
 			tw.Flush()
 			fmt.Fprintf(out, "\nAll %d servers are in. Try:\n  curl -s '%s/api/v1/servers?site=%s&rack=r1'\n  curl -s %s/metrics | grep racktrack_\nPress Ctrl-C to stop.\n", want, api, opts.Site, api)
 			<-ctx.Done()
-			return nil
+			return
 		}
 	}
 }
