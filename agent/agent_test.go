@@ -132,7 +132,7 @@ func readTopic(t *testing.T, brokers []string) [][]kafka.Message {
 			t.Fatal(err)
 		}
 		pc.Close()
-		r := kafka.NewReader(kafka.ReaderConfig{Brokers: brokers, Topic: topic, Partition: p.ID, MinBytes: 1, MaxBytes: 10 << 20})
+		r := kafka.NewReader(kafka.ReaderConfig{Brokers: brokers, Topic: topic, Partition: p.ID, MinBytes: 1, MaxBytes: 10 << 20, MaxWait: 100 * time.Millisecond})
 		var msgs []kafka.Message
 		for int64(len(msgs)) < last {
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

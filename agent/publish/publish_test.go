@@ -88,7 +88,7 @@ func waitFor(tb testing.TB, limit time.Duration, what string, cond func() bool) 
 // consumed reads every value on the topic.
 func consumed(t *testing.T, k *testenv.KafkaCluster, want int) []string {
 	t.Helper()
-	r := kafka.NewReader(kafka.ReaderConfig{Brokers: k.Brokers(), Topic: topic, GroupID: "check", MinBytes: 1, MaxBytes: 1 << 20})
+	r := kafka.NewReader(kafka.ReaderConfig{Brokers: k.Brokers(), Topic: topic, GroupID: "check", MinBytes: 1, MaxBytes: 1 << 20, MaxWait: 100 * time.Millisecond})
 	defer r.Close()
 	var vals []string
 	for len(vals) < want {

@@ -383,7 +383,7 @@ func TestSecureDelivery(t *testing.T) {
 		},
 		{
 			name: "tls insecure_skip_verify", broker: serverTLS,
-			tls: func(*testPKI) *config.TLSConfig { return &config.TLSConfig{InsecureSkipVerify: true} },
+			tls:       func(*testPKI) *config.TLSConfig { return &config.TLSConfig{InsecureSkipVerify: true} },
 			readerTLS: func(p *testPKI) *tls.Config { return &tls.Config{RootCAs: p.caPool} },
 		},
 		{
