@@ -105,7 +105,7 @@ func New(cfg config.KafkaConfig, q queue, opts Options) (*Publisher, error) {
 		RequiredAcks: kafka.RequireAll,
 		MaxAttempts:  1, // retries are ours, so failed records go back to the spool
 		BatchSize:    opts.BatchSize,
-		BatchTimeout: 5 * time.Millisecond,
+		BatchTimeout: time.Millisecond, // batching is done by reading the spool; do not wait for more
 		WriteTimeout: cfg.WriteTimeout,
 		ReadTimeout:  cfg.WriteTimeout,
 		Transport:    tr,
