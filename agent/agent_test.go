@@ -1,7 +1,6 @@
 package agent_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"net/netip"
@@ -106,6 +105,35 @@ func runCollector(t *testing.T, brokers []string) func() (rows, distinct uint64)
 		}
 		return rows, distinct
 	}
+}
+
+// runAgent runs an agent in process for cfg until the test ends and
+// returns it once its HTTP endpoint listens.
+func runAgent(t *testing.T, cfg *config.Config, reg *prometheus.Registry) *agent.Agent {
+	t.Helper()
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+	}
+	a, err := agent.New(cfg, agent.Options{Registry: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("agent: %v", err)
+		}
+	})
+	select {
+	case <-a.Ready():
+	case err := <-done:
+		done <- err
+		t.Fatalf("agent stopped before it was ready: %v", err)
+	}
+	return a
 }
 
 // readTopic returns every message on the topic, per partition in offset
@@ -258,24 +286,7 @@ func TestBrokerOutage(t *testing.T) {
 // agentProc runs the agent binary so a test can SIGKILL or SIGHUP it.
 type agentProc struct {
 	cmd  *exec.Cmd
-	logs *lockedBuffer
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
+	logs *testenv.Output
 }
 
 var buildOnce = sync.OnceValues(func() (string, error) {
@@ -297,7 +308,7 @@ func startAgent(t testing.TB, cfgPath string) *agentProc {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &agentProc{cmd: exec.Command(bin, "-config", cfgPath, "-log-level", "debug"), logs: &lockedBuffer{}}
+	p := &agentProc{cmd: exec.Command(bin, "-config", cfgPath, "-log-level", "debug"), logs: &testenv.Output{}}
 	p.cmd.Stdout, p.cmd.Stderr = p.logs, p.logs
 	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := p.cmd.Start(); err != nil {

@@ -1,17 +1,14 @@
 package agent_test
 
 import (
-	"context"
 	"fmt"
 	"net"
 	"path/filepath"
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/racktrack/racktrack/agent"
 	"github.com/racktrack/racktrack/agent/config"
 	"github.com/racktrack/racktrack/internal/netnstest"
 	"github.com/racktrack/racktrack/internal/testenv"
@@ -49,19 +46,7 @@ targets:
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := agent.New(cfg, agent.Options{Registry: prometheus.NewRegistry()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- a.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("agent: %v", err)
-		}
-	})
+	runAgent(t, cfg, nil)
 
 	// The poll interval is an hour: only the listener's notification can
 	// make the neighbour appear within the wait.

@@ -1,7 +1,6 @@
 package agent_test
 
 import (
-	"context"
 	"fmt"
 	"strings"
 	"testing"
@@ -10,7 +9,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/racktrack/racktrack/agent"
 	"github.com/racktrack/racktrack/agent/config"
 	"github.com/racktrack/racktrack/internal/testenv"
 	racktrackv1 "github.com/racktrack/racktrack/proto/racktrack/v1"
@@ -53,19 +51,7 @@ func TestSpoolFull(t *testing.T) {
 		t.Fatal(err)
 	}
 	reg := prometheus.NewRegistry()
-	a, err := agent.New(cfg, agent.Options{Registry: reg})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- a.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("agent: %v", err)
-		}
-	})
+	runAgent(t, cfg, reg)
 
 	const evictions = "racktrack_agent_spool_evictions_total"
 	waitFor(t, 90*time.Second, "telemetry evictions", func() (bool, string) {

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"sort"
@@ -42,4 +44,23 @@ func runProbe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return 2
 	}
 	return p(ctx, args[1:], stdout, stderr)
+}
+
+// parseArgs parses flags placed before and after the positional
+// arguments. When it returns ok false, the caller exits with code (0 after
+// --help, 2 on a bad flag).
+func parseArgs(fs *flag.FlagSet, args []string) (positional []string, code int, ok bool) {
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, 0, false
+			}
+			return nil, 2, false
+		}
+		if fs.NArg() == 0 {
+			return positional, 0, true
+		}
+		positional = append(positional, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
 }

@@ -57,19 +57,9 @@ func probeSNMP(ctx context.Context, args []string, stdout, stderr io.Writer) int
 			"    --priv-proto AES --priv-pass-env PRIV sw1.example.net:161\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
-	var positional []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return 0
-			}
-			return 2
-		}
-		if fs.NArg() == 0 {
-			break
-		}
-		positional = append(positional, fs.Arg(0))
-		args = fs.Args()[1:]
+	positional, code, ok := parseArgs(fs, args)
+	if !ok {
+		return code
 	}
 	if len(positional) != 1 {
 		fmt.Fprintln(stderr, "racktrack-agent probe snmp: want exactly one HOST[:PORT]")

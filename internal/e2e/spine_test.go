@@ -4,7 +4,6 @@
 package e2e_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -17,7 +16,6 @@ import (
 	"slices"
 	"sort"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -58,24 +56,7 @@ type collectorProc struct {
 	cfg    string
 	listen string
 	cmd    *exec.Cmd
-	logs   *syncBuffer
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+	logs   *testenv.Output
 }
 
 func (c *collectorProc) start() {
@@ -153,7 +134,7 @@ func TestSpineEndToEnd(t *testing.T) {
 		listen, strings.Join(kafka.Brokers(), ", "), ch.Addr(), db)), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	col := &collectorProc{t: t, bin: bin, cfg: ccfg, listen: listen, logs: &syncBuffer{}}
+	col := &collectorProc{t: t, bin: bin, cfg: ccfg, listen: listen, logs: &testenv.Output{}}
 	t.Cleanup(func() {
 		if col.cmd != nil && col.cmd.ProcessState == nil {
 			col.kill()
@@ -171,9 +152,12 @@ func TestSpineEndToEnd(t *testing.T) {
 	actx, stopAgent := context.WithCancel(context.Background())
 	agentDone := make(chan error, 1)
 	go func() { agentDone <- a.Run(actx) }()
+	agentStopped := false
 	t.Cleanup(func() {
-		stopAgent()
-		<-agentDone
+		if !agentStopped {
+			stopAgent()
+			<-agentDone
+		}
 	})
 
 	// 1. Exactly the simulator's servers, with the fields it serves.
@@ -200,10 +184,10 @@ func TestSpineEndToEnd(t *testing.T) {
 		return a.LastSequence() >= seqAtKill+15, fmt.Sprintf("sequence %d", a.LastSequence())
 	})
 	stopAgent()
+	agentStopped = true
 	if err := <-agentDone; err != nil {
 		t.Fatalf("agent: %v", err)
 	}
-	agentDone <- nil // for the cleanup
 	last := a.LastSequence()
 	conn := testenv.ClickHouseConn(t, ch, db)
 	waitFor(t, 60*time.Second, "every observation in ClickHouse", func() (bool, string) {

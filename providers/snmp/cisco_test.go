@@ -170,6 +170,7 @@ func checkCisco(t *testing.T, want map[int32]*racktrackv1.Interface, got polled)
 func TestCiscoRecording(t *testing.T) {
 	data := readCisco(t)
 	want := recordedInterfaces(t, data)
+	wantARP := recordedIPNeighbors(t, data)
 	sim := snmptest.StartSnmpsimd(t, "cisco_16_switch", data)
 
 	withCtx := func(c snmp.Config) snmp.Config { c.Context = sim.Context; c.Timeout = 5e9; return c }
@@ -185,6 +186,7 @@ func TestCiscoRecording(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			got := pollOK(t, newProvider(t, tc.cfg, snmp.Options{}))
 			checkCisco(t, want, got)
+			checkCiscoIPNeighbors(t, wantARP, got)
 			if i == 0 {
 				fromSnmpsim = got
 			}
@@ -199,10 +201,11 @@ func TestCiscoRecording(t *testing.T) {
 		a := startAgent(t, recs, switchsim.Config{Community: "public"})
 		got := pollOK(t, newProvider(t, v2c(t, a.Addr().String(), "public"), snmp.Options{}))
 		checkCisco(t, want, got)
+		checkCiscoIPNeighbors(t, wantARP, got)
 		if fromSnmpsim.ifs == nil {
 			t.Fatal("the snmpsimd v2c poll failed, nothing to compare with")
 		}
-		for _, pair := range [][2]*racktrackv1.Observation{{got.inv, fromSnmpsim.inv}, {got.ifs, fromSnmpsim.ifs}, {got.fdb, fromSnmpsim.fdb}} {
+		for _, pair := range [][2]*racktrackv1.Observation{{got.inv, fromSnmpsim.inv}, {got.ifs, fromSnmpsim.ifs}, {got.fdb, fromSnmpsim.fdb}, {got.ipn, fromSnmpsim.ipn}} {
 			if !proto.Equal(pair[0], pair[1]) {
 				t.Errorf("switchsim and snmpsimd differ:\n%v\n%v", pair[0], pair[1])
 			}

@@ -96,6 +96,7 @@ type polled struct {
 	ifs       *racktrackv1.Observation
 	lldp      *racktrackv1.Observation
 	fdb       *racktrackv1.Observation
+	ipn       *racktrackv1.Observation // nil when the agent has no neighbour table
 	status    *racktrackv1.Observation
 	byPayload map[string]*racktrackv1.Observation
 }
@@ -105,6 +106,9 @@ func (p polled) neighbors() []*racktrackv1.LLDPNeighbor {
 	return p.lldp.GetLldpNeighbors().GetNeighbors()
 }
 func (p polled) entries() []*racktrackv1.FDBEntry { return p.fdb.GetFdb().GetEntries() }
+func (p polled) ipNeighbors() []*racktrackv1.IPNeighbor {
+	return p.ipn.GetIpNeighbors().GetNeighbors()
+}
 
 // pollOK polls once and fails the test on a TargetError.
 func pollOK(t testing.TB, p *snmp.Provider) polled {
@@ -134,6 +138,11 @@ func split(t testing.TB, res providers.PollResult) polled {
 			out.lldp = o
 		case *racktrackv1.Observation_Fdb:
 			out.fdb = o
+		case *racktrackv1.Observation_IpNeighbors:
+			if out.ipn != nil {
+				t.Fatal("two IP neighbour observations")
+			}
+			out.ipn = o
 		case *racktrackv1.Observation_TargetStatus:
 			out.status = o
 		default:

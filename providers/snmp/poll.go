@@ -137,8 +137,15 @@ func (pl *poll) run() ([]*racktrackv1.Observation, error) {
 	}
 	maxReq := pl.p.maxRows/max(1, pl.p.cfg.MaxRepetitions)*maxRequestsMultiplier + 64
 
-	roots := append(append(append(append([]string{}, ifRoots...), entRoots...), lldpRoots...), fdbRoots...)
-	cols, fatal := pl.s.walk(roots, pl.p.cfg.MaxRepetitions, pl.p.maxRows, maxReq, &pl.requests)
+	roots := append(append(append(append(append([]string{}, ifRoots...), entRoots...), lldpRoots...), fdbRoots...), ipNetToPhysicalRoots...)
+	// Fallback tables join the walk when the preferred one is empty: FDB
+	// from BRIDGE-MIB when Q-BRIDGE-MIB has no entries, IP neighbours from
+	// ipNetToMediaTable when ipNetToPhysicalTable has none.
+	fallbacks := map[string][]string{
+		colDot1qTpFdbPort:             {colDot1dTpFdbPort, colDot1dTpFdbStatus},
+		colIPNetToPhysicalPhysAddress: ipNetToMediaRoots,
+	}
+	cols, fatal := pl.s.walk(roots, fallbacks, pl.p.cfg.MaxRepetitions, pl.p.maxRows, maxReq, &pl.requests)
 	cs := colSet{}
 	for _, c := range cols {
 		cs[c.root] = c
@@ -163,25 +170,11 @@ func (pl *poll) run() ([]*racktrackv1.Observation, error) {
 		pl.fail(te)
 	}
 
-	// FDB: fall back to BRIDGE-MIB when Q-BRIDGE-MIB has no entries.
-	useDot1d := false
-	if fatal == nil && len(cs[colDot1qTpFdbPort].cells) == 0 && cs[colDot1qTpFdbPort].err == nil {
-		more, err := pl.s.walk([]string{colDot1dTpFdbPort, colDot1dTpFdbStatus}, pl.p.cfg.MaxRepetitions, pl.p.maxRows, maxReq, &pl.requests)
-		for _, c := range more {
-			cs[c.root] = c
-		}
-		useDot1d = true
-		if err != nil {
-			fatal = err
-			if !errors.As(err, &te) {
-				te = pl.s.targetError("walk fdb", providers.KindProtocol, err)
-			}
-			pl.fail(te)
-		}
-	}
+	useDot1d := cs[colDot1dTpFdbPort] != nil
+	useMedia := cs[colIPNetToMediaPhysAddress] != nil
 
 	// Walk errors first: they explain the decode problems that follow.
-	invPr, ifPr, lldpPr, fdbPr := &problems{}, &problems{}, &problems{}, &problems{}
+	invPr, ifPr, lldpPr, fdbPr, ipnPr := &problems{}, &problems{}, &problems{}, &problems{}, &problems{}
 	pl.check("entities", cs, invPr, entRoots...)
 	unfinished("entities", invPr, entRoots...)
 	pl.check("interfaces", cs, ifPr, ifRoots...)
@@ -193,11 +186,15 @@ func (pl *poll) run() ([]*racktrackv1.Observation, error) {
 		pl.check("fdb", cs, fdbPr, colDot1dTpFdbPort, colDot1dTpFdbStatus)
 	}
 	unfinished("fdb", fdbPr, append(fdbRoots, colDot1dTpFdbPort, colDot1dTpFdbStatus)...)
+	ipnRoots := append(append([]string{}, ipNetToPhysicalRoots...), ipNetToMediaRoots...) // media only when walked
+	pl.check(ipNeighborTable, cs, ipnPr, ipnRoots...)
+	unfinished(ipNeighborTable, ipnPr, ipnRoots...)
 
 	inv := pl.inventory(sys, cs, invPr)
 	ifs, names := pl.interfaces(sys, cs, ifPr, fatal == nil)
 	nbrs := pl.lldp(cs, names, lldpPr)
 	fdb := pl.fdb(cs, names, useDot1d, fdbPr)
+	ipns := pl.ipNeighbors(cs, names, useMedia, ipnPr)
 
 	obs := func(pr *problems) *racktrackv1.Observation {
 		inc := pr.result()
@@ -211,16 +208,25 @@ func (pl *poll) run() ([]*racktrackv1.Observation, error) {
 	o3.Payload = &racktrackv1.Observation_LldpNeighbors{LldpNeighbors: &racktrackv1.LLDPNeighborTable{Neighbors: nbrs}}
 	o4 := obs(fdbPr)
 	o4.Payload = &racktrackv1.Observation_Fdb{Fdb: &racktrackv1.FDBTable{Entries: fdb}}
+	out := []*racktrackv1.Observation{o1, o2, o3, o4}
+	// The neighbour table is reported by agents that have one: rows, or a
+	// problem with the table itself. An agent without it (both tables
+	// empty) sends none, which is neither an error nor incomplete.
+	if len(ipns) > 0 || len(ipnPr.list) > 0 {
+		o5 := obs(ipnPr)
+		o5.Payload = &racktrackv1.Observation_IpNeighbors{IpNeighbors: &racktrackv1.IPNeighborTable{Neighbors: ipns}}
+		out = append(out, o5)
+	}
 	// Problems found only by decoding (wrong types) have no TargetError yet.
 	if pl.firstErr == nil {
-		for _, o := range []*racktrackv1.Observation{o1, o2, o3, o4} {
+		for _, o := range out {
 			if len(o.Incomplete) > 0 {
 				pl.fail(pl.s.targetError("decode", providers.KindDecode, errors.New(o.Incomplete[0])))
 				break
 			}
 		}
 	}
-	return []*racktrackv1.Observation{o1, o2, o3, o4}, nil
+	return out, nil
 }
 
 // inventory builds the switch inventory from the system group and

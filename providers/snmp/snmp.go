@@ -1,9 +1,10 @@
 // Package snmp polls switches over SNMP v2c and v3 (gosnmp) into
 // observations: switch inventory (SNMPv2-MIB system group, ENTITY-MIB),
-// interfaces (IF-MIB), LLDP neighbours (LLDP-MIB) and the forwarding
-// database (Q-BRIDGE-MIB, falling back to BRIDGE-MIB). It applies the
-// change operations snmp.if_alias and snmp.if_admin_status with SET and
-// read-back.
+// interfaces (IF-MIB), LLDP neighbours (LLDP-MIB), the forwarding
+// database (Q-BRIDGE-MIB, falling back to BRIDGE-MIB) and the IP neighbour
+// (ARP/ND) table (IP-MIB ipNetToPhysicalTable, falling back to
+// ipNetToMediaTable). It applies the change operations snmp.if_alias and
+// snmp.if_admin_status with SET and read-back.
 package snmp
 
 import (

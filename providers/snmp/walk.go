@@ -42,13 +42,24 @@ type walkState struct {
 // errors stay on the column and the others go on. The returned error is
 // a transport failure (timeout, authentication, undecodable reply) that
 // ends the whole walk; the columns keep what was read before it.
-func (s *session) walk(roots []string, reps, maxRows, maxRequests int, requests *int) ([]*column, error) {
-	cols := make([]*column, len(roots))
-	states := make([]*walkState, len(roots))
-	for i, r := range roots {
-		cols[i] = &column{root: r}
-		states[i] = &walkState{col: cols[i], prefix: r + ".", cursor: r}
+//
+// fallbacks maps a root to the columns of an alternative table, read
+// only when that column ends empty without an error. They join the
+// running walk, so a fallback table costs round trips only where it is
+// longer than what is still being read. The returned columns include
+// the fallback columns that were walked.
+func (s *session) walk(roots []string, fallbacks map[string][]string, reps, maxRows, maxRequests int, requests *int) ([]*column, error) {
+	var cols []*column
+	var states []*walkState
+	add := func(r string) {
+		c := &column{root: r}
+		cols = append(cols, c)
+		states = append(states, &walkState{col: c, prefix: r + ".", cursor: r})
 	}
+	for _, r := range roots {
+		add(r)
+	}
+	triggered := map[string]bool{}
 	if reps < 1 {
 		reps = 1
 	}
@@ -59,6 +70,15 @@ func (s *session) walk(roots []string, reps, maxRows, maxRequests int, requests 
 	}()
 	batchLimit := maxOIDsPerRequest
 	for {
+		for i := 0; i < len(states); i++ {
+			c := states[i].col
+			if more, ok := fallbacks[c.root]; ok && states[i].done && c.err == nil && len(c.cells) == 0 && !triggered[c.root] {
+				triggered[c.root] = true
+				for _, r := range more {
+					add(r)
+				}
+			}
+		}
 		var active []*walkState
 		for _, st := range states {
 			if !st.done {

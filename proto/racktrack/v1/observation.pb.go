@@ -115,6 +115,7 @@ type Observation struct {
 	//	*Observation_Fdb
 	//	*Observation_TargetStatus
 	//	*Observation_AgentStatus
+	//	*Observation_IpNeighbors
 	Payload       isObservation_Payload `protobuf_oneof:"payload"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -306,6 +307,15 @@ func (x *Observation) GetAgentStatus() *AgentStatus {
 	return nil
 }
 
+func (x *Observation) GetIpNeighbors() *IPNeighborTable {
+	if x != nil {
+		if x, ok := x.Payload.(*Observation_IpNeighbors); ok {
+			return x.IpNeighbors
+		}
+	}
+	return nil
+}
+
 type isObservation_Payload interface {
 	isObservation_Payload()
 }
@@ -342,6 +352,10 @@ type Observation_AgentStatus struct {
 	AgentStatus *AgentStatus `protobuf:"bytes,27,opt,name=agent_status,json=agentStatus,proto3,oneof"`
 }
 
+type Observation_IpNeighbors struct {
+	IpNeighbors *IPNeighborTable `protobuf:"bytes,28,opt,name=ip_neighbors,json=ipNeighbors,proto3,oneof"`
+}
+
 func (*Observation_ServerInventory) isObservation_Payload() {}
 
 func (*Observation_ServerHealth) isObservation_Payload() {}
@@ -357,6 +371,8 @@ func (*Observation_Fdb) isObservation_Payload() {}
 func (*Observation_TargetStatus) isObservation_Payload() {}
 
 func (*Observation_AgentStatus) isObservation_Payload() {}
+
+func (*Observation_IpNeighbors) isObservation_Payload() {}
 
 // ServerInventory is the hardware and firmware of one server, read from its BMC.
 type ServerInventory struct {
@@ -2522,6 +2538,138 @@ func (x *FDBEntry) GetStatus() string {
 	return ""
 }
 
+// IPNeighborTable is a device's IP-to-MAC neighbour table (ARP for IPv4,
+// Neighbor Discovery for IPv6), read from IP-MIB ipNetToPhysicalTable or
+// the deprecated ipNetToMediaTable.
+type IPNeighborTable struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Neighbors     []*IPNeighbor          `protobuf:"bytes,1,rep,name=neighbors,proto3" json:"neighbors,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *IPNeighborTable) Reset() {
+	*x = IPNeighborTable{}
+	mi := &file_racktrack_v1_observation_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *IPNeighborTable) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*IPNeighborTable) ProtoMessage() {}
+
+func (x *IPNeighborTable) ProtoReflect() protoreflect.Message {
+	mi := &file_racktrack_v1_observation_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use IPNeighborTable.ProtoReflect.Descriptor instead.
+func (*IPNeighborTable) Descriptor() ([]byte, []int) {
+	return file_racktrack_v1_observation_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *IPNeighborTable) GetNeighbors() []*IPNeighbor {
+	if x != nil {
+		return x.Neighbors
+	}
+	return nil
+}
+
+// IPNeighbor is one IP address to hardware address mapping.
+type IPNeighbor struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// if_index is the interface the mapping belongs to (IF-MIB ifIndex).
+	IfIndex int32 `protobuf:"varint,1,opt,name=if_index,json=ifIndex,proto3" json:"if_index,omitempty"`
+	// port_name is that interface's ifName (ifDescr when it has none).
+	PortName string `protobuf:"bytes,2,opt,name=port_name,json=portName,proto3" json:"port_name,omitempty"`
+	// ip_address is in canonical text form (192.0.2.7, fe80::1); a zone
+	// index, where the agent gives one, follows a '%' (fe80::1%3).
+	IpAddress string `protobuf:"bytes,3,opt,name=ip_address,json=ipAddress,proto3" json:"ip_address,omitempty"`
+	// mac_address is lower-case, colon separated (aa:bb:cc:dd:ee:ff);
+	// empty while the mapping is unresolved.
+	MacAddress string `protobuf:"bytes,4,opt,name=mac_address,json=macAddress,proto3" json:"mac_address,omitempty"`
+	// state is the IP-MIB ipNetToPhysicalType / ipNetToMediaType name:
+	// dynamic, static, local, invalid, other.
+	State         string `protobuf:"bytes,5,opt,name=state,proto3" json:"state,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *IPNeighbor) Reset() {
+	*x = IPNeighbor{}
+	mi := &file_racktrack_v1_observation_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *IPNeighbor) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*IPNeighbor) ProtoMessage() {}
+
+func (x *IPNeighbor) ProtoReflect() protoreflect.Message {
+	mi := &file_racktrack_v1_observation_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use IPNeighbor.ProtoReflect.Descriptor instead.
+func (*IPNeighbor) Descriptor() ([]byte, []int) {
+	return file_racktrack_v1_observation_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *IPNeighbor) GetIfIndex() int32 {
+	if x != nil {
+		return x.IfIndex
+	}
+	return 0
+}
+
+func (x *IPNeighbor) GetPortName() string {
+	if x != nil {
+		return x.PortName
+	}
+	return ""
+}
+
+func (x *IPNeighbor) GetIpAddress() string {
+	if x != nil {
+		return x.IpAddress
+	}
+	return ""
+}
+
+func (x *IPNeighbor) GetMacAddress() string {
+	if x != nil {
+		return x.MacAddress
+	}
+	return ""
+}
+
+func (x *IPNeighbor) GetState() string {
+	if x != nil {
+		return x.State
+	}
+	return ""
+}
+
 // TargetStatus says whether a target could be polled, and if not, why.
 type TargetStatus struct {
 	state     protoimpl.MessageState `protogen:"open.v1"`
@@ -2542,7 +2690,7 @@ type TargetStatus struct {
 
 func (x *TargetStatus) Reset() {
 	*x = TargetStatus{}
-	mi := &file_racktrack_v1_observation_proto_msgTypes[22]
+	mi := &file_racktrack_v1_observation_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2554,7 +2702,7 @@ func (x *TargetStatus) String() string {
 func (*TargetStatus) ProtoMessage() {}
 
 func (x *TargetStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_racktrack_v1_observation_proto_msgTypes[22]
+	mi := &file_racktrack_v1_observation_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2567,7 +2715,7 @@ func (x *TargetStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TargetStatus.ProtoReflect.Descriptor instead.
 func (*TargetStatus) Descriptor() ([]byte, []int) {
-	return file_racktrack_v1_observation_proto_rawDescGZIP(), []int{22}
+	return file_racktrack_v1_observation_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *TargetStatus) GetReachable() bool {
@@ -2641,7 +2789,7 @@ type AgentStatus struct {
 
 func (x *AgentStatus) Reset() {
 	*x = AgentStatus{}
-	mi := &file_racktrack_v1_observation_proto_msgTypes[23]
+	mi := &file_racktrack_v1_observation_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2653,7 +2801,7 @@ func (x *AgentStatus) String() string {
 func (*AgentStatus) ProtoMessage() {}
 
 func (x *AgentStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_racktrack_v1_observation_proto_msgTypes[23]
+	mi := &file_racktrack_v1_observation_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2666,7 +2814,7 @@ func (x *AgentStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentStatus.ProtoReflect.Descriptor instead.
 func (*AgentStatus) Descriptor() ([]byte, []int) {
-	return file_racktrack_v1_observation_proto_rawDescGZIP(), []int{23}
+	return file_racktrack_v1_observation_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *AgentStatus) GetSpoolRecords() uint64 {
@@ -2708,7 +2856,7 @@ var File_racktrack_v1_observation_proto protoreflect.FileDescriptor
 
 const file_racktrack_v1_observation_proto_rawDesc = "" +
 	"\n" +
-	"\x1eracktrack/v1/observation.proto\x12\fracktrack.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x8b\a\n" +
+	"\x1eracktrack/v1/observation.proto\x12\fracktrack.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xcf\a\n" +
 	"\vObservation\x12\x19\n" +
 	"\bagent_id\x18\x01 \x01(\tR\aagentId\x12\x12\n" +
 	"\x04site\x18\x02 \x01(\tR\x04site\x12\x12\n" +
@@ -2734,7 +2882,8 @@ const file_racktrack_v1_observation_proto_rawDesc = "" +
 	"\x0elldp_neighbors\x18\x18 \x01(\v2\x1f.racktrack.v1.LLDPNeighborTableH\x00R\rlldpNeighbors\x12*\n" +
 	"\x03fdb\x18\x19 \x01(\v2\x16.racktrack.v1.FDBTableH\x00R\x03fdb\x12A\n" +
 	"\rtarget_status\x18\x1a \x01(\v2\x1a.racktrack.v1.TargetStatusH\x00R\ftargetStatus\x12>\n" +
-	"\fagent_status\x18\x1b \x01(\v2\x19.racktrack.v1.AgentStatusH\x00R\vagentStatusB\t\n" +
+	"\fagent_status\x18\x1b \x01(\v2\x19.racktrack.v1.AgentStatusH\x00R\vagentStatus\x12B\n" +
+	"\fip_neighbors\x18\x1c \x01(\v2\x1d.racktrack.v1.IPNeighborTableH\x00R\vipNeighborsB\t\n" +
 	"\apayload\"\xdd\x04\n" +
 	"\x0fServerInventory\x120\n" +
 	"\x06system\x18\x01 \x01(\v2\x18.racktrack.v1.SystemInfoR\x06system\x12/\n" +
@@ -2972,7 +3121,18 @@ const file_racktrack_v1_observation_proto_rawDesc = "" +
 	"bridgePort\x12\x19\n" +
 	"\bif_index\x18\x04 \x01(\x05R\aifIndex\x12\x1b\n" +
 	"\tport_name\x18\x05 \x01(\tR\bportName\x12\x16\n" +
-	"\x06status\x18\x06 \x01(\tR\x06status\"\xac\x02\n" +
+	"\x06status\x18\x06 \x01(\tR\x06status\"I\n" +
+	"\x0fIPNeighborTable\x126\n" +
+	"\tneighbors\x18\x01 \x03(\v2\x18.racktrack.v1.IPNeighborR\tneighbors\"\x9a\x01\n" +
+	"\n" +
+	"IPNeighbor\x12\x19\n" +
+	"\bif_index\x18\x01 \x01(\x05R\aifIndex\x12\x1b\n" +
+	"\tport_name\x18\x02 \x01(\tR\bportName\x12\x1d\n" +
+	"\n" +
+	"ip_address\x18\x03 \x01(\tR\tipAddress\x12\x1f\n" +
+	"\vmac_address\x18\x04 \x01(\tR\n" +
+	"macAddress\x12\x14\n" +
+	"\x05state\x18\x05 \x01(\tR\x05state\"\xac\x02\n" +
 	"\fTargetStatus\x12\x1c\n" +
 	"\treachable\x18\x01 \x01(\bR\treachable\x12\x1c\n" +
 	"\toperation\x18\x02 \x01(\tR\toperation\x12\x14\n" +
@@ -3014,7 +3174,7 @@ func file_racktrack_v1_observation_proto_rawDescGZIP() []byte {
 }
 
 var file_racktrack_v1_observation_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_racktrack_v1_observation_proto_msgTypes = make([]protoimpl.MessageInfo, 25)
+var file_racktrack_v1_observation_proto_msgTypes = make([]protoimpl.MessageInfo, 27)
 var file_racktrack_v1_observation_proto_goTypes = []any{
 	(Source)(0),                   // 0: racktrack.v1.Source
 	(*Observation)(nil),           // 1: racktrack.v1.Observation
@@ -3039,44 +3199,48 @@ var file_racktrack_v1_observation_proto_goTypes = []any{
 	(*LLDPNeighbor)(nil),          // 20: racktrack.v1.LLDPNeighbor
 	(*FDBTable)(nil),              // 21: racktrack.v1.FDBTable
 	(*FDBEntry)(nil),              // 22: racktrack.v1.FDBEntry
-	(*TargetStatus)(nil),          // 23: racktrack.v1.TargetStatus
-	(*AgentStatus)(nil),           // 24: racktrack.v1.AgentStatus
-	nil,                           // 25: racktrack.v1.AgentStatus.EvictedEntry
-	(*timestamppb.Timestamp)(nil), // 26: google.protobuf.Timestamp
+	(*IPNeighborTable)(nil),       // 23: racktrack.v1.IPNeighborTable
+	(*IPNeighbor)(nil),            // 24: racktrack.v1.IPNeighbor
+	(*TargetStatus)(nil),          // 25: racktrack.v1.TargetStatus
+	(*AgentStatus)(nil),           // 26: racktrack.v1.AgentStatus
+	nil,                           // 27: racktrack.v1.AgentStatus.EvictedEntry
+	(*timestamppb.Timestamp)(nil), // 28: google.protobuf.Timestamp
 }
 var file_racktrack_v1_observation_proto_depIdxs = []int32{
 	0,  // 0: racktrack.v1.Observation.source:type_name -> racktrack.v1.Source
-	26, // 1: racktrack.v1.Observation.observed_at:type_name -> google.protobuf.Timestamp
+	28, // 1: racktrack.v1.Observation.observed_at:type_name -> google.protobuf.Timestamp
 	2,  // 2: racktrack.v1.Observation.server_inventory:type_name -> racktrack.v1.ServerInventory
 	13, // 3: racktrack.v1.Observation.server_health:type_name -> racktrack.v1.ServerHealth
 	15, // 4: racktrack.v1.Observation.switch_inventory:type_name -> racktrack.v1.SwitchInventory
 	17, // 5: racktrack.v1.Observation.interfaces:type_name -> racktrack.v1.InterfaceTable
 	19, // 6: racktrack.v1.Observation.lldp_neighbors:type_name -> racktrack.v1.LLDPNeighborTable
 	21, // 7: racktrack.v1.Observation.fdb:type_name -> racktrack.v1.FDBTable
-	23, // 8: racktrack.v1.Observation.target_status:type_name -> racktrack.v1.TargetStatus
-	24, // 9: racktrack.v1.Observation.agent_status:type_name -> racktrack.v1.AgentStatus
-	3,  // 10: racktrack.v1.ServerInventory.system:type_name -> racktrack.v1.SystemInfo
-	4,  // 11: racktrack.v1.ServerInventory.chassis:type_name -> racktrack.v1.Chassis
-	5,  // 12: racktrack.v1.ServerInventory.manager:type_name -> racktrack.v1.Manager
-	6,  // 13: racktrack.v1.ServerInventory.processors:type_name -> racktrack.v1.Processor
-	7,  // 14: racktrack.v1.ServerInventory.memory:type_name -> racktrack.v1.MemoryModule
-	8,  // 15: racktrack.v1.ServerInventory.storage_controllers:type_name -> racktrack.v1.StorageController
-	9,  // 16: racktrack.v1.ServerInventory.drives:type_name -> racktrack.v1.Drive
-	10, // 17: racktrack.v1.ServerInventory.nics:type_name -> racktrack.v1.NetworkPort
-	11, // 18: racktrack.v1.ServerInventory.power_supplies:type_name -> racktrack.v1.PowerSupply
-	12, // 19: racktrack.v1.ServerInventory.firmware:type_name -> racktrack.v1.FirmwareItem
-	14, // 20: racktrack.v1.ServerHealth.sensors:type_name -> racktrack.v1.Sensor
-	16, // 21: racktrack.v1.SwitchInventory.entities:type_name -> racktrack.v1.Entity
-	18, // 22: racktrack.v1.InterfaceTable.interfaces:type_name -> racktrack.v1.Interface
-	20, // 23: racktrack.v1.LLDPNeighborTable.neighbors:type_name -> racktrack.v1.LLDPNeighbor
-	22, // 24: racktrack.v1.FDBTable.entries:type_name -> racktrack.v1.FDBEntry
-	26, // 25: racktrack.v1.TargetStatus.next_attempt:type_name -> google.protobuf.Timestamp
-	25, // 26: racktrack.v1.AgentStatus.evicted:type_name -> racktrack.v1.AgentStatus.EvictedEntry
-	27, // [27:27] is the sub-list for method output_type
-	27, // [27:27] is the sub-list for method input_type
-	27, // [27:27] is the sub-list for extension type_name
-	27, // [27:27] is the sub-list for extension extendee
-	0,  // [0:27] is the sub-list for field type_name
+	25, // 8: racktrack.v1.Observation.target_status:type_name -> racktrack.v1.TargetStatus
+	26, // 9: racktrack.v1.Observation.agent_status:type_name -> racktrack.v1.AgentStatus
+	23, // 10: racktrack.v1.Observation.ip_neighbors:type_name -> racktrack.v1.IPNeighborTable
+	3,  // 11: racktrack.v1.ServerInventory.system:type_name -> racktrack.v1.SystemInfo
+	4,  // 12: racktrack.v1.ServerInventory.chassis:type_name -> racktrack.v1.Chassis
+	5,  // 13: racktrack.v1.ServerInventory.manager:type_name -> racktrack.v1.Manager
+	6,  // 14: racktrack.v1.ServerInventory.processors:type_name -> racktrack.v1.Processor
+	7,  // 15: racktrack.v1.ServerInventory.memory:type_name -> racktrack.v1.MemoryModule
+	8,  // 16: racktrack.v1.ServerInventory.storage_controllers:type_name -> racktrack.v1.StorageController
+	9,  // 17: racktrack.v1.ServerInventory.drives:type_name -> racktrack.v1.Drive
+	10, // 18: racktrack.v1.ServerInventory.nics:type_name -> racktrack.v1.NetworkPort
+	11, // 19: racktrack.v1.ServerInventory.power_supplies:type_name -> racktrack.v1.PowerSupply
+	12, // 20: racktrack.v1.ServerInventory.firmware:type_name -> racktrack.v1.FirmwareItem
+	14, // 21: racktrack.v1.ServerHealth.sensors:type_name -> racktrack.v1.Sensor
+	16, // 22: racktrack.v1.SwitchInventory.entities:type_name -> racktrack.v1.Entity
+	18, // 23: racktrack.v1.InterfaceTable.interfaces:type_name -> racktrack.v1.Interface
+	20, // 24: racktrack.v1.LLDPNeighborTable.neighbors:type_name -> racktrack.v1.LLDPNeighbor
+	22, // 25: racktrack.v1.FDBTable.entries:type_name -> racktrack.v1.FDBEntry
+	24, // 26: racktrack.v1.IPNeighborTable.neighbors:type_name -> racktrack.v1.IPNeighbor
+	28, // 27: racktrack.v1.TargetStatus.next_attempt:type_name -> google.protobuf.Timestamp
+	27, // 28: racktrack.v1.AgentStatus.evicted:type_name -> racktrack.v1.AgentStatus.EvictedEntry
+	29, // [29:29] is the sub-list for method output_type
+	29, // [29:29] is the sub-list for method input_type
+	29, // [29:29] is the sub-list for extension type_name
+	29, // [29:29] is the sub-list for extension extendee
+	0,  // [0:29] is the sub-list for field type_name
 }
 
 func init() { file_racktrack_v1_observation_proto_init() }
@@ -3093,6 +3257,7 @@ func file_racktrack_v1_observation_proto_init() {
 		(*Observation_Fdb)(nil),
 		(*Observation_TargetStatus)(nil),
 		(*Observation_AgentStatus)(nil),
+		(*Observation_IpNeighbors)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -3100,7 +3265,7 @@ func file_racktrack_v1_observation_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_racktrack_v1_observation_proto_rawDesc), len(file_racktrack_v1_observation_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   25,
+			NumMessages:   27,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
