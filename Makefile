@@ -26,7 +26,7 @@ proto: setup
 vet:
 	$(GO) vet ./...
 
-FUZZTIME ?= 15s
+FUZZTIME ?= 10s
 
 ## test: vet, every unit and integration test with the race detector, then
 ## short bounded runs of the fuzz targets that guard outside input
@@ -35,8 +35,20 @@ test: setup vet
 	$(MAKE) fuzz
 
 ## fuzz: each decoder of outside input fuzzed for FUZZTIME (seed corpora in testdata/fuzz)
+FUZZ_TARGETS := \
+	providers/lldp:FuzzDecode \
+	providers/snmp:FuzzValueDecoders \
+	providers/snmp:FuzzIPNeighborIndex \
+	providers/snmp/switchsim:FuzzAgentHandle \
+	providers/redfish:FuzzMapping \
+	agent/spool:FuzzOpen \
+	collector/ingest:FuzzDecode \
+	collector/api:FuzzCursor
 fuzz:
-	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./providers/lldp
+	@set -e; for t in $(FUZZ_TARGETS); do \
+	  pkg=$${t%%:*}; fn=$${t##*:}; echo "fuzz $$fn ./$$pkg ($(FUZZTIME))"; \
+	  $(GO) test -run '^$$' -fuzz "^$$fn$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./$$pkg; \
+	done
 
 ## bench: the benchmarks whose figures go in docs/BENCHMARKS.md
 bench: setup
