@@ -109,12 +109,12 @@ func runCollector(t *testing.T, brokers []string) func() (rows, distinct uint64)
 
 // runAgent runs an agent in process for cfg until the test ends and
 // returns it once its HTTP endpoint listens.
-func runAgent(t *testing.T, cfg *config.Config, reg *prometheus.Registry) *agent.Agent {
+func runAgent(t *testing.T, cfg *config.Config, opts agent.Options) *agent.Agent {
 	t.Helper()
-	if reg == nil {
-		reg = prometheus.NewRegistry()
+	if opts.Registry == nil {
+		opts.Registry = prometheus.NewRegistry()
 	}
-	a, err := agent.New(cfg, agent.Options{Registry: reg})
+	a, err := agent.New(cfg, opts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/racktrack/racktrack/agent"
 	"github.com/racktrack/racktrack/agent/config"
 	"github.com/racktrack/racktrack/internal/testenv"
 )
@@ -32,7 +33,7 @@ func TestHealthAndReadiness(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := runAgent(t, cfg, nil)
+	a := runAgent(t, cfg, agent.Options{})
 	base := "http://" + a.Addr()
 	status := func(path string) func() (bool, string) {
 		return func() (bool, string) {

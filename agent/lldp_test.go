@@ -9,6 +9,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/racktrack/racktrack/agent"
 	"github.com/racktrack/racktrack/agent/config"
 	"github.com/racktrack/racktrack/internal/netnstest"
 	"github.com/racktrack/racktrack/internal/testenv"
@@ -46,7 +47,7 @@ targets:
 	if err != nil {
 		t.Fatal(err)
 	}
-	runAgent(t, cfg, nil)
+	runAgent(t, cfg, agent.Options{})
 
 	// The poll interval is an hour: only the listener's notification can
 	// make the neighbour appear within the wait.

@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/racktrack/racktrack/agent"
 	"github.com/racktrack/racktrack/agent/config"
 	"github.com/racktrack/racktrack/internal/testenv"
 	racktrackv1 "github.com/racktrack/racktrack/proto/racktrack/v1"
@@ -51,7 +52,7 @@ func TestSpoolFull(t *testing.T) {
 		t.Fatal(err)
 	}
 	reg := prometheus.NewRegistry()
-	runAgent(t, cfg, reg)
+	runAgent(t, cfg, agent.Options{Registry: reg})
 
 	const evictions = "racktrack_agent_spool_evictions_total"
 	waitFor(t, 90*time.Second, "telemetry evictions", func() (bool, string) {
