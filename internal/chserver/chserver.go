@@ -85,6 +85,9 @@ type process struct {
 	done   chan struct{}
 	err    error
 	stderr *tailWriter
+	// logOffset is the error log's size before the child started, so only
+	// what this run wrote is reported.
+	logOffset int64
 }
 
 // Start writes config.xml and users.xml into opts.Dir, starts clickhouse-server
@@ -293,6 +296,9 @@ func (s *Server) terminate(p *process, grace time.Duration) error {
 
 // spawn starts the child and the goroutine that waits for it.
 func (s *Server) spawn() (*process, error) {
+	// Measured before the start: a child that fails fast may have written
+	// its error before anyone looks.
+	logOffset := fileSize(s.errLogPath())
 	cmd := exec.Command(Binary, "--config-file="+filepath.Join(s.dir, "config.xml"))
 	cmd.Dir = s.dir
 	// Own process group so signals reach any helper the server forks, and
@@ -312,7 +318,7 @@ func (s *Server) spawn() (*process, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s: %w", Binary, err)
 	}
-	p := &process{cmd: cmd, done: make(chan struct{}), stderr: stderr}
+	p := &process{cmd: cmd, done: make(chan struct{}), stderr: stderr, logOffset: logOffset}
 	// Owned by the process value: it ends when the child exits, which
 	// terminate guarantees before the process is dropped.
 	go func() {
@@ -330,7 +336,7 @@ var errPortTaken = errors.New("port already in use")
 func (s *Server) waitReady(ctx context.Context, p *process) error {
 	ctx, cancel := context.WithTimeout(ctx, readyTimeout)
 	defer cancel()
-	errLogOffset := fileSize(s.errLogPath())
+	errLogOffset := p.logOffset
 	client := &http.Client{
 		Timeout:   time.Second,
 		Transport: &http.Transport{DisableKeepAlives: true},
