@@ -76,6 +76,8 @@ func TestDemo(t *testing.T) {
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
+	checkCableMap(t, site)
+
 	byName := map[string]server{}
 	for _, s := range got.Servers {
 		byName[s.Target] = s
@@ -99,5 +101,72 @@ func TestDemo(t *testing.T) {
 			t.Errorf("server %s: serial %q rack %q MACs %v; the simulator serves %q %q %v",
 				want.Name, g.SerialNumber, g.Rack, gotMACs, want.SerialNumber, want.Rack, wantMACs)
 		}
+	}
+}
+
+type endpoint struct {
+	Kind   string `json:"kind"`
+	Device string `json:"device"`
+	Port   string `json:"port"`
+	MAC    string `json:"mac_address"`
+}
+
+// checkCableMap compares the collector's cable map, joined from the
+// switches' LLDP-MIB and FDB tables and the BMCs' NIC MACs, with the
+// wiring the switch simulator was generated with: the same links, no more,
+// no fewer, none in conflict.
+func checkCableMap(t *testing.T, site *demo.Site) {
+	t.Helper()
+	want := map[string]bool{}
+	for _, c := range site.Cables {
+		want[fmt.Sprintf("%s %s <-> %s %s", c.Switch, c.Port, c.Host, c.MAC)] = true
+	}
+	var got map[string]bool
+	var conflicts int
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		var topo struct {
+			Links []struct {
+				A        endpoint `json:"a"`
+				B        endpoint `json:"b"`
+				Conflict bool     `json:"conflict"`
+			} `json:"links"`
+		}
+		got, conflicts = map[string]bool{}, 0
+		if err := getJSON(site.API+"/api/v1/topology?site=demo", &topo); err == nil {
+			for _, l := range topo.Links {
+				sw, srv := l.A, l.B
+				if sw.Kind != "switch" {
+					sw, srv = srv, sw
+				}
+				if l.Conflict {
+					conflicts++
+				}
+				got[fmt.Sprintf("%s %s <-> %s %s", sw.Device, sw.Port, srv.Device, srv.MAC)] = true
+			}
+		}
+		if len(got) == len(want) && conflicts == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	if conflicts != 0 {
+		t.Errorf("%d links in conflict", conflicts)
+	}
+	for k := range want {
+		if !got[k] {
+			t.Errorf("cable missing from the map: %s", k)
+		}
+	}
+	for k := range got {
+		if !want[k] {
+			t.Errorf("link not in the simulated wiring: %s", k)
+		}
+	}
+	if len(want) != 16*4 {
+		t.Errorf("the simulator cabled %d NICs, want 64 (16 servers × 4 NICs)", len(want))
 	}
 }
