@@ -169,7 +169,53 @@ func TestSpineEndToEnd(t *testing.T) {
 	})
 	checkServers(t, got, servers)
 
-	// 2. Kill the collector while the agent keeps publishing, let the agent
+	// 2. Between two polls, swap a DIMM and upgrade the BIOS on the first
+	// BMC: the history shows both changes, from the old to the new value.
+	bmc := sim.BMCs()[0]
+	old := bmc.Server()
+	bmc.Update(func(s *redfishsim.Server) {
+		s.DIMMs[0].SerialNumber = "SWAPPED-DIMM-1"
+		s.BIOSVersion = "9.9.9"
+		for i := range s.Firmware {
+			if s.Firmware[i].ID == "BIOS" {
+				s.Firmware[i].Version = "9.9.9"
+			}
+		}
+	})
+	wantChanges := []string{
+		fmt.Sprintf("memory[%s] serial_number %s→SWAPPED-DIMM-1", old.DIMMs[0].ID, old.DIMMs[0].SerialNumber),
+		fmt.Sprintf(" bios_version %s→9.9.9", old.BIOSVersion),
+		fmt.Sprintf("firmware[BIOS] version %s→9.9.9", old.BIOSVersion),
+	}
+	var changes []string
+	waitFor(t, 30*time.Second, "the DIMM swap and the BIOS upgrade in the history", func() (bool, string) {
+		var h struct {
+			Changes []struct {
+				Component, Field, From, To string
+			} `json:"changes"`
+		}
+		changes = nil
+		if err := getJSON("http://"+listen+"/api/v1/history?site=e2e&device="+old.Name, &h); err != nil {
+			return false, err.Error()
+		}
+		for _, c := range h.Changes {
+			if c.Field != "" { // not the device.appeared entry
+				changes = append(changes, c.Component+" "+c.Field+" "+c.From+"→"+c.To)
+			}
+		}
+		for _, w := range wantChanges {
+			if !slices.Contains(changes, w) {
+				return false, fmt.Sprint(changes)
+			}
+		}
+		return true, ""
+	})
+	if len(changes) != len(wantChanges) {
+		t.Errorf("history of %s holds %q, want exactly %q", old.Name, changes, wantChanges)
+	}
+	servers[0] = bmc.Server() // what the API must show from now on
+
+	// 3. Kill the collector while the agent keeps publishing, let the agent
 	// publish into the outage, then restart the collector.
 	seqAtKill := a.LastSequence()
 	col.kill()
@@ -178,7 +224,7 @@ func TestSpineEndToEnd(t *testing.T) {
 	})
 	col.start()
 
-	// 3. Stop the agent (it drains its spool), then everything it ever
+	// 4. Stop the agent (it drains its spool), then everything it ever
 	// numbered must be in ClickHouse exactly once.
 	waitFor(t, 30*time.Second, "more observations after the restart", func() (bool, string) {
 		return a.LastSequence() >= seqAtKill+15, fmt.Sprintf("sequence %d", a.LastSequence())
@@ -236,6 +282,18 @@ func checkServers(t *testing.T, got []apiServer, want []redfishsim.Server) {
 			t.Errorf("server %s: NIC MACs %v, want %v", w.Name, gotMACs, wantMACs)
 		}
 	}
+}
+
+func getJSON(url string, v any) error {
+	resp, err := http.Get(url)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET %s: %s", url, resp.Status)
+	}
+	return json.NewDecoder(resp.Body).Decode(v)
 }
 
 func fetch(t *testing.T, url string) []apiServer {
