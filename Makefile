@@ -24,6 +24,7 @@ proto: setup
 	  --go-grpc_out=proto --go-grpc_opt=paths=source_relative $(PROTOS)
 
 vet:
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
 	$(GO) vet ./...
 
 FUZZTIME ?= 10s
