@@ -1,0 +1,156 @@
+package config
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/racktrack/racktrack/internal/secret"
+)
+
+func TestGoodConfigs(t *testing.T) {
+	t.Setenv("RACKTRACK_TEST_CH_PASSWORD", "hunter2")
+	tests := []struct {
+		file string
+		want Config
+		pass string
+	}{
+		{
+			file: "minimal.good.yml",
+			want: func() Config {
+				c := Default()
+				c.Kafka.Brokers = []string{"127.0.0.1:9092"}
+				c.ClickHouse.Addr = "127.0.0.1:9000"
+				return c
+			}(),
+		},
+		{
+			file: "full.good.yml",
+			want: Config{
+				Listen: "0.0.0.0:9100",
+				Kafka: Kafka{
+					Brokers:     []string{"kafka-1.example.net:9092", "kafka-2.example.net:9092"},
+					Topic:       "obs",
+					DLQTopic:    "obs.dlq",
+					EventsTopic: "events",
+					GroupID:     "collectors-eu",
+				},
+				ClickHouse: ClickHouse{
+					Addr:         "clickhouse.example.net:9000",
+					Database:     "inventory",
+					Username:     "racktrack",
+					Password:     &secret.Ref{Env: "RACKTRACK_TEST_CH_PASSWORD"},
+					DialTimeout:  2 * time.Second,
+					QueryTimeout: time.Minute,
+					Compression:  "none",
+				},
+				Batch:     Batch{MaxRows: 20000, MaxWait: time.Second},
+				Inventory: Inventory{PollInterval: time.Minute, StaleAfter: 5},
+				Topology:  Topology{Precedence: []string{"fdb", "lldp_switch"}, FDBMaxMACsPerPort: 2},
+			},
+			pass: "hunter2",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.file, func(t *testing.T) {
+			got, err := Load(filepath.Join("testdata", tt.file))
+			if err != nil {
+				t.Fatalf("Load: %v", err)
+			}
+			if got.ClickHouse.PasswordSecret.Reveal() != tt.pass {
+				t.Errorf("password = %q, want %q", got.ClickHouse.PasswordSecret.Reveal(), tt.pass)
+			}
+			got.ClickHouse.PasswordSecret = secret.Secret{}
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("Load:\n got %+v\nwant %+v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestBadConfigs(t *testing.T) {
+	tests := []struct {
+		file string
+		want string
+	}{
+		{"unknown-field.bad.yml", "testdata/unknown-field.bad.yml:3: partitions: unknown field"},
+		{"no-brokers.bad.yml", "testdata/no-brokers.bad.yml: kafka.brokers: at least one broker is required"},
+		{"broker-no-port.bad.yml", `testdata/broker-no-port.bad.yml: kafka.brokers[0]: "kafka-1" is not host:port: missing port in address`},
+		{"no-clickhouse.bad.yml", "testdata/no-clickhouse.bad.yml: clickhouse.addr: is required (host:port of the native protocol)"},
+		{"bad-duration.bad.yml", "testdata/bad-duration.bad.yml:6: cannot unmarshal !!str `soon` into time.Duration"},
+		{"zero-rows.bad.yml", "testdata/zero-rows.bad.yml: batch.max_rows: must be between 1 and 1000000, got 0"},
+		{"same-topic.bad.yml", `testdata/same-topic.bad.yml: kafka.dlq_topic: topic "racktrack.observations" is already used by kafka.topic`},
+		{"bad-database.bad.yml", `testdata/bad-database.bad.yml: clickhouse.database: "rack-track" is not a plain identifier ([A-Za-z_][A-Za-z0-9_]*)`},
+		{"password-both.bad.yml", "testdata/password-both.bad.yml: clickhouse.password: set exactly one of file or env"},
+		{"password-unset.bad.yml", "testdata/password-unset.bad.yml: clickhouse.password: secret: environment variable RACKTRACK_TEST_UNSET_VARIABLE is not set"},
+		{"listen-no-port.bad.yml", `testdata/listen-no-port.bad.yml: listen: "localhost" is not host:port: missing port in address`},
+		{"bad-precedence.bad.yml", `testdata/bad-precedence.bad.yml: topology.precedence[0]: "lldp" is not an evidence kind (lldp_switch, lldp_host, fdb)
+testdata/bad-precedence.bad.yml: topology.precedence[2]: "fdb" is listed twice`},
+		{"syntax.bad.yml", "testdata/syntax.bad.yml: line 1: did not find expected node content"},
+		{"empty.bad.yml", "testdata/empty.bad.yml: file is empty"},
+		{"missing.yml", "testdata/missing.yml: open testdata/missing.yml: no such file or directory"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.file, func(t *testing.T) {
+			_, err := Load("testdata/" + tt.file)
+			if err == nil {
+				t.Fatal("Load succeeded, want error")
+			}
+			if err.Error() != tt.want {
+				t.Errorf("error:\n got %s\nwant %s", err, tt.want)
+			}
+			var ce *Error
+			if !errors.As(err, &ce) {
+				t.Errorf("error %T is not a *config.Error", err)
+			} else if ce.File != "testdata/"+tt.file {
+				t.Errorf("Error.File = %q", ce.File)
+			}
+		})
+	}
+}
+
+func TestValidateReportsEveryProblem(t *testing.T) {
+	_, err := Parse("c.yml", []byte("listen: x\nbatch: {max_rows: -1, max_wait: 0s}\n"))
+	want := `c.yml: listen: "x" is not host:port: missing port in address
+c.yml: kafka.brokers: at least one broker is required
+c.yml: clickhouse.addr: is required (host:port of the native protocol)
+c.yml: batch.max_rows: must be between 1 and 1000000, got -1
+c.yml: batch.max_wait: must be positive and at most 1m0s, got 0s`
+	if err == nil || err.Error() != want {
+		t.Errorf("error:\n got %v\nwant %s", err, want)
+	}
+}
+
+func TestStaleAge(t *testing.T) {
+	if got := (Inventory{PollInterval: time.Minute, StaleAfter: 3}).StaleAge(); got != 3*time.Minute {
+		t.Errorf("StaleAge = %v", got)
+	}
+}
+
+// TestReadmeExample parses the configuration shown in collector/README.md:
+// it must be valid and equal to the defaults plus the two required fields.
+func TestReadmeExample(t *testing.T) {
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(readme), "```yaml\n")
+	if !ok {
+		t.Fatal("README.md has no yaml block")
+	}
+	block, _, _ := strings.Cut(rest, "```")
+	got, err := Parse("README.md", []byte(block))
+	if err != nil {
+		t.Fatalf("README example: %v", err)
+	}
+	want := Default()
+	want.Kafka.Brokers = []string{"kafka-1.example.net:9092"}
+	want.ClickHouse.Addr = "clickhouse.example.net:9000"
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("README example:\n got %+v\nwant %+v", got, want)
+	}
+}
