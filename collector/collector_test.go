@@ -535,12 +535,15 @@ func readTopic(t *testing.T, k *testenv.KafkaCluster, topic string, n int) []kaf
 // ingest pauses and /healthz reports 503; when ClickHouse is back, every
 // observation is stored exactly once.
 func TestClickHouseOutage(t *testing.T) {
+	// The scenario: ClickHouse gone for a whole minute while agents
+	// keep publishing.
+	const outage = time.Minute
 	e := newEnv(t, testenv.ClickHouse(t), 4)
 	cfg := e.config()
 	cfg.Batch.MaxRows = 100
 	r := e.start(cfg)
 	srvs := servers(30)
-	obs := inventories("agent-1", srvs, 20)
+	obs := inventories("agent-1", srvs, 60)
 	e.publish(obs[:300]...)
 	e.waitCount(300)
 	var h api.Health
@@ -549,14 +552,23 @@ func TestClickHouseOutage(t *testing.T) {
 	if err := e.ch.Kill(); err != nil {
 		t.Fatal(err)
 	}
-	e.publish(obs[300:]...)
-	waitFor(t, "ingest to pause", func() (bool, string) {
-		v, _ := metricValue(r.reg, "racktrack_collector_ingest_paused")
-		return v == 1, fmt.Sprintf("paused gauge %v", v)
-	})
-	getJSON(t, r.url("/healthz"), http.StatusServiceUnavailable, &h)
-	if h.Status != "unavailable" || h.Reason == "" {
-		t.Errorf("healthz during outage: %+v", h)
+	// Load throughout the outage: the remaining observations arrive
+	// evenly over the minute.
+	rest := obs[300:]
+	start := time.Now()
+	for i := range rest {
+		e.publish(rest[i])
+		if i == 10 {
+			waitFor(t, "ingest to pause", func() (bool, string) {
+				v, _ := metricValue(r.reg, "racktrack_collector_ingest_paused")
+				return v == 1, fmt.Sprintf("paused gauge %v", v)
+			})
+			getJSON(t, r.url("/healthz"), http.StatusServiceUnavailable, &h)
+			if h.Status != "unavailable" || h.Reason == "" {
+				t.Errorf("healthz during outage: %+v", h)
+			}
+		}
+		time.Sleep(time.Until(start.Add(outage * time.Duration(i+1) / time.Duration(len(rest)))))
 	}
 
 	if err := e.ch.Start(context.Background()); err != nil {
