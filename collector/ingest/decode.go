@@ -111,7 +111,7 @@ func reasonOf(err error) string {
 // payloadKinds maps the payload field numbers of Observation to kinds.
 var payloadKinds = map[protowire.Number]string{
 	20: "server_inventory", 21: "server_health", 22: "switch_inventory", 23: "interfaces",
-	24: "lldp_neighbors", 25: "fdb", 26: "target_status", 27: "agent_status",
+	24: "lldp_neighbors", 25: "fdb", 26: "target_status", 27: "agent_status", 28: "ip_neighbors",
 }
 
 // firstPayloadField is the lowest field number of the payload oneof;

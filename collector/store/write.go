@@ -216,6 +216,8 @@ func Kind(o *racktrackv1.Observation) string {
 		return "target_status"
 	case *racktrackv1.Observation_AgentStatus:
 		return "agent_status"
+	case *racktrackv1.Observation_IpNeighbors:
+		return "ip_neighbors" // kept raw; no current-state table yet
 	}
 	return ""
 }
