@@ -12,6 +12,7 @@ import (
 
 	"github.com/racktrack/racktrack/collector/internal/fixture"
 	"github.com/racktrack/racktrack/internal/testenv"
+	racktrackv1 "github.com/racktrack/racktrack/proto/racktrack/v1"
 )
 
 // BenchmarkIngest measures observations/s from kfake into ClickHouse
@@ -27,13 +28,62 @@ func BenchmarkIngest(b *testing.B) {
 	for _, rows := range []int{5000, 50000} {
 		for _, compression := range []string{"lz4", "none"} {
 			b.Run(fmt.Sprintf("max_rows=%d/compression=%s", rows, compression), func(b *testing.B) {
-				benchmarkIngest(b, rows, compression)
+				benchmarkIngest(b, rows, compression, inventoryStream)
 			})
 		}
 	}
 }
 
-func benchmarkIngest(b *testing.B, maxRows int, compression string) {
+// BenchmarkIngestSteady is the same pipeline fed what agents send in
+// steady state: every poll a target status and a health reading per
+// server, inventory only when it changed (here: each server's first poll).
+//
+//	go test -run '^$' -bench BenchmarkIngestSteady -benchtime 400000x ./collector/
+func BenchmarkIngestSteady(b *testing.B) {
+	for _, rows := range []int{5000, 50000} {
+		b.Run(fmt.Sprintf("max_rows=%d/compression=none", rows), func(b *testing.B) {
+			benchmarkIngest(b, rows, "none", steadyStream)
+		})
+	}
+}
+
+// inventoryStream is observation i of a fleet that sends full inventory
+// every poll: 2,000 servers polled every 5 minutes, the fleet spread over
+// the interval.
+func inventoryStream(i int, srvs []fixture.Server) *racktrackv1.Observation {
+	fleet := len(srvs)
+	o := fixture.Inventory("agent-bench", uint64(i+2), srvs[i%fleet])
+	o.ObservedAt = timestamppb.New(fixture.Epoch.Add(time.Duration(i/fleet)*5*time.Minute + time.Duration(i%fleet)*100*time.Millisecond))
+	return o
+}
+
+// steadyStream is observation i of a fleet in steady state: inventory once
+// per server, then alternating target status and health with ten sensors.
+func steadyStream(i int, srvs []fixture.Server) *racktrackv1.Observation {
+	fleet := len(srvs)
+	if i < fleet {
+		return inventoryStream(i, srvs)
+	}
+	s := srvs[i%fleet]
+	poll := (i - fleet) / (2 * fleet)
+	at := fixture.Epoch.Add(time.Duration(poll+1)*time.Minute + time.Duration(i%fleet)*10*time.Millisecond)
+	if (i/fleet)%2 == 1 {
+		o := fixture.TargetStatus("agent-bench", uint64(i+2), s.Site, s.Rack, s.Target, true, "")
+		o.ObservedAt = timestamppb.New(at)
+		return o
+	}
+	h := &racktrackv1.ServerHealth{Health: "OK", PowerState: "On", PowerConsumedWatts: 312}
+	for k := range 10 {
+		h.Sensors = append(h.Sensors, &racktrackv1.Sensor{Name: fmt.Sprintf("Temp %d", k), Kind: "temperature", Reading: 30 + float64(k), Units: "Cel", Health: "OK"})
+	}
+	return &racktrackv1.Observation{
+		AgentId: "agent-bench", Site: s.Site, Rack: s.Rack, Source: racktrackv1.Source_SOURCE_REDFISH, Target: s.Target,
+		ObservedAt: timestamppb.New(at), Sequence: uint64(i + 2), Complete: true,
+		Payload: &racktrackv1.Observation_ServerHealth{ServerHealth: h},
+	}
+}
+
+func benchmarkIngest(b *testing.B, maxRows int, compression string, stream func(int, []fixture.Server) *racktrackv1.Observation) {
 	b.ReportAllocs()
 	// A broker without a data directory: what is measured is the
 	// collector, not the test broker's persistence.
@@ -55,10 +105,7 @@ func benchmarkIngest(b *testing.B, maxRows int, compression string) {
 	msgs := make([]kafka.Message, b.N)
 	size := 0
 	for i := range msgs {
-		// Each server is polled every 5 minutes, the fleet spread over
-		// the interval.
-		o := fixture.Inventory("agent-bench", uint64(i+2), srvs[i%fleet])
-		o.ObservedAt = timestamppb.New(fixture.Epoch.Add(time.Duration(i/fleet)*5*time.Minute + time.Duration(i%fleet)*100*time.Millisecond))
+		o := stream(i, srvs)
 		msgs[i] = kafka.Message{Key: []byte(o.Site + "/" + o.Target), Value: fixture.Marshal(o)}
 		size += len(msgs[i].Value)
 	}
