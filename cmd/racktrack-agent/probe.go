@@ -8,6 +8,12 @@ import (
 	"io"
 	"sort"
 	"strings"
+
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/racktrack/racktrack/providers"
+	racktrackv1 "github.com/racktrack/racktrack/proto/racktrack/v1"
 )
 
 // probeFunc runs one probe subcommand: args are what follows
@@ -63,4 +69,34 @@ func parseArgs(fs *flag.FlagSet, args []string) (positional []string, code int, 
 		positional = append(positional, fs.Arg(0))
 		args = fs.Args()[1:]
 	}
+}
+
+// writeObservations prints each observation as one protojson line,
+// stamped now, and returns what the target could not give. ok is false
+// when stdout failed or an observation could not be encoded (reported on
+// stderr).
+func writeObservations(stdout, stderr io.Writer, protocol string, obs []*racktrackv1.Observation) (incomplete []string, ok bool) {
+	now := timestamppb.Now()
+	for _, o := range obs {
+		o.ObservedAt = now
+		b, err := protojson.Marshal(o)
+		if err != nil {
+			fmt.Fprintf(stderr, "racktrack-agent probe %s: encode: %v\n", protocol, err)
+			return nil, false
+		}
+		if _, err := fmt.Fprintf(stdout, "%s\n", b); err != nil {
+			return nil, false
+		}
+		incomplete = append(incomplete, o.Incomplete...)
+	}
+	return incomplete, true
+}
+
+// errorKind is "kind: " for a classified target error, else "".
+func errorKind(err error) string {
+	var te *providers.TargetError
+	if errors.As(err, &te) {
+		return string(te.Kind) + ": "
+	}
+	return ""
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -11,10 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"google.golang.org/protobuf/encoding/protojson"
-	"google.golang.org/protobuf/types/known/timestamppb"
-
-	"github.com/racktrack/racktrack/providers"
 	"github.com/racktrack/racktrack/providers/redfish"
 )
 
@@ -71,27 +66,13 @@ func probeRedfish(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		fmt.Fprintf(stderr, "racktrack-agent probe redfish: logout: %v\n", err)
 	}
 	if pollErr != nil {
-		kind := ""
-		var te *providers.TargetError
-		if errors.As(pollErr, &te) {
-			kind = string(te.Kind) + ": "
-		}
+		kind := errorKind(pollErr)
 		fmt.Fprintf(stderr, "redfish %s: unreadable after %d requests in %s: %s%v\n", target, res.Requests, elapsed.Round(time.Millisecond), kind, pollErr)
 		return 2
 	}
-	now := timestamppb.Now()
-	var incomplete []string
-	for _, o := range res.Observations {
-		o.ObservedAt = now
-		b, err := protojson.Marshal(o)
-		if err != nil {
-			fmt.Fprintf(stderr, "racktrack-agent probe redfish: encode: %v\n", err)
-			return 2
-		}
-		if _, err := fmt.Fprintf(stdout, "%s\n", b); err != nil {
-			return 2
-		}
-		incomplete = append(incomplete, o.Incomplete...)
+	incomplete, ok := writeObservations(stdout, stderr, "redfish", res.Observations)
+	if !ok {
+		return 2
 	}
 	status, code := "complete", 0
 	if len(incomplete) > 0 {

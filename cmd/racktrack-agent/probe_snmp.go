@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -12,11 +11,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"google.golang.org/protobuf/encoding/protojson"
-	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/racktrack/racktrack/internal/secret"
-	"github.com/racktrack/racktrack/providers"
 	"github.com/racktrack/racktrack/providers/snmp"
 )
 
@@ -123,28 +119,14 @@ func probeSNMP(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	elapsed := time.Since(start)
 	sent, received := wireBytes(reg)
 	if pollErr != nil {
-		kind := ""
-		var te *providers.TargetError
-		if errors.As(pollErr, &te) {
-			kind = string(te.Kind) + ": "
-		}
+		kind := errorKind(pollErr)
 		fmt.Fprintf(stderr, "snmp %s: unreadable after %d round trips (%d bytes sent, %d received) in %s: %s%v\n",
 			target, res.Requests, sent, received, elapsed.Round(time.Millisecond), kind, pollErr)
 		return 2
 	}
-	now := timestamppb.Now()
-	var incomplete []string
-	for _, o := range res.Observations {
-		o.ObservedAt = now
-		b, err := protojson.Marshal(o)
-		if err != nil {
-			fmt.Fprintf(stderr, "racktrack-agent probe snmp: encode: %v\n", err)
-			return 2
-		}
-		if _, err := fmt.Fprintf(stdout, "%s\n", b); err != nil {
-			return 2
-		}
-		incomplete = append(incomplete, o.Incomplete...)
+	incomplete, ok := writeObservations(stdout, stderr, "snmp", res.Observations)
+	if !ok {
+		return 2
 	}
 	status, code := "complete", 0
 	if len(incomplete) > 0 {
