@@ -12,8 +12,8 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
-	"github.com/racktrack/racktrack/providers"
 	racktrackv1 "github.com/racktrack/racktrack/proto/racktrack/v1"
+	"github.com/racktrack/racktrack/providers"
 )
 
 // probeFunc runs one probe subcommand: args are what follows
