@@ -107,9 +107,15 @@ func New(cfg config.Config, opts Options) (*Collector, error) {
 		st.Close()
 		return nil, fmt.Errorf("collector: %w", err)
 	}
+	tokens, err := apiTokens(cfg.Auth)
+	if err != nil {
+		st.Close()
+		return nil, fmt.Errorf("collector: %w", err)
+	}
 	h, err := api.New(api.Options{
 		Store:      st,
 		Gatherer:   reg,
+		Registerer: reg,
 		Logger:     logger,
 		Now:        opts.Now,
 		StaleAfter: cfg.Inventory.StaleAge(),
@@ -117,12 +123,27 @@ func New(cfg config.Config, opts Options) (*Collector, error) {
 			Precedence:        cfg.Topology.Precedence,
 			FDBMaxMACsPerPort: cfg.Topology.FDBMaxMACsPerPort,
 		},
+		Tokens:                 tokens,
+		AllowAnonymousLoopback: cfg.Auth.AllowAnonymousLoopback,
 	})
 	if err != nil {
 		st.Close()
 		return nil, fmt.Errorf("collector: %w", err)
 	}
 	return &Collector{cfg: cfg, log: logger, store: st, ing: ing, api: h, ready: make(chan struct{})}, nil
+}
+
+// apiTokens converts the configured tokens (hashed by config.Load).
+func apiTokens(a config.Auth) ([]api.Token, error) {
+	tokens := make([]api.Token, 0, len(a.Tokens))
+	for i, t := range a.Tokens {
+		role, err := api.ParseRole(t.Role)
+		if err != nil {
+			return nil, fmt.Errorf("auth.tokens[%d] (%s): %w", i, t.Name, err)
+		}
+		tokens = append(tokens, api.Token{Name: t.Name, Role: role, SHA256: t.SHA256})
+	}
+	return tokens, nil
 }
 
 // Ready is closed once the HTTP listener is bound and Addr is known.

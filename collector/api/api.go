@@ -12,6 +12,14 @@
 // Every fact carries its provenance: source, agent, target, sequence,
 // when it was last observed, its age and whether it is stale (older than
 // Options.StaleAfter).
+//
+// Every /api/v1 endpoint requires a bearer token of role viewer or
+// stronger (Options.Tokens), or, when no tokens are configured and
+// Options.AllowAnonymousLoopback is set, a loopback peer. A request
+// without valid credentials gets 401 with WWW-Authenticate: Bearer; a
+// caller whose role is too weak gets 403. /healthz and /metrics need no
+// token: protect them at the network level. Tokens are compared by their
+// SHA-256 in constant time; only a token's name is ever logged.
 package api
 
 import (
@@ -57,6 +65,15 @@ type Options struct {
 	// Topology decides the cable map; its StaleAfter is set from
 	// StaleAfter.
 	Topology topology.Rules
+	// Tokens are the accepted bearer tokens. Names must be unique, roles
+	// valid and hashes set.
+	Tokens []Token
+	// AllowAnonymousLoopback accepts requests without a token from
+	// loopback peers, as role viewer, while Tokens is empty. With
+	// neither, every /api/v1 request is refused.
+	AllowAnonymousLoopback bool
+	// Registerer receives the API's metrics. Nil registers nowhere.
+	Registerer prometheus.Registerer
 }
 
 // Handler serves the API.
@@ -64,6 +81,9 @@ type Handler struct {
 	opts Options
 	log  *slog.Logger
 	mux  *http.ServeMux
+
+	requests     *prometheus.CounterVec // route, code
+	authFailures *prometheus.CounterVec // reason
 }
 
 // New returns the handler.
@@ -77,6 +97,10 @@ func New(opts Options) (*Handler, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if err := checkTokens(opts.Tokens); err != nil {
+		return nil, err
+	}
+	opts.Tokens = slices.Clone(opts.Tokens)
 	if len(opts.Topology.Precedence) == 0 {
 		opts.Topology.Precedence = topology.DefaultPrecedence
 	}
@@ -85,16 +109,38 @@ func New(opts Options) (*Handler, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	h := &Handler{opts: opts, log: logger.With("stage", "api"), mux: http.NewServeMux()}
-	h.mux.HandleFunc("GET /api/v1/servers", h.servers)
-	h.mux.HandleFunc("GET /api/v1/servers/{site}/{target}", h.server)
-	h.mux.HandleFunc("GET /api/v1/servers/{site}/{target}/sensors", h.sensors)
-	h.mux.HandleFunc("GET /api/v1/switches", h.switches)
-	h.mux.HandleFunc("GET /api/v1/switches/{site}/{device}", h.switchDetail)
-	h.mux.HandleFunc("GET /api/v1/interfaces", h.interfaces)
-	h.mux.HandleFunc("GET /api/v1/topology", h.topology)
-	h.mux.HandleFunc("GET /api/v1/history", h.history)
-	h.mux.HandleFunc("GET /api/v1/targets", h.targets)
+	h := &Handler{
+		opts: opts, log: logger.With("stage", "api"), mux: http.NewServeMux(),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "racktrack_collector_api_requests_total",
+			Help: "HTTP API requests answered, by route pattern and status code.",
+		}, []string{"route", "code"}),
+		authFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "racktrack_collector_api_auth_failures_total",
+			Help: "API requests refused: missing, malformed or invalid token, anonymous from a non-loopback peer (not_loopback), or a role too weak (insufficient).",
+		}, []string{"reason"}),
+	}
+	for _, reason := range authReasons {
+		h.authFailures.WithLabelValues(reason)
+	}
+	if opts.Registerer != nil {
+		for _, c := range []prometheus.Collector{h.requests, h.authFailures} {
+			if err := opts.Registerer.Register(c); err != nil {
+				return nil, fmt.Errorf("api: register metrics: %w", err)
+			}
+		}
+	}
+	h.Handle("GET /api/v1/servers", RoleViewer, http.HandlerFunc(h.servers))
+	h.Handle("GET /api/v1/servers/{site}/{target}", RoleViewer, http.HandlerFunc(h.server))
+	h.Handle("GET /api/v1/servers/{site}/{target}/sensors", RoleViewer, http.HandlerFunc(h.sensors))
+	h.Handle("GET /api/v1/switches", RoleViewer, http.HandlerFunc(h.switches))
+	h.Handle("GET /api/v1/switches/{site}/{device}", RoleViewer, http.HandlerFunc(h.switchDetail))
+	h.Handle("GET /api/v1/interfaces", RoleViewer, http.HandlerFunc(h.interfaces))
+	h.Handle("GET /api/v1/topology", RoleViewer, http.HandlerFunc(h.topology))
+	h.Handle("GET /api/v1/history", RoleViewer, http.HandlerFunc(h.history))
+	h.Handle("GET /api/v1/targets", RoleViewer, http.HandlerFunc(h.targets))
+	// Open: liveness probes and Prometheus scrapes carry no token;
+	// protect them at the network level.
 	h.mux.HandleFunc("GET /healthz", h.healthz)
 	h.mux.Handle("GET /metrics", promhttp.HandlerFor(opts.Gatherer, promhttp.HandlerOpts{}))
 	h.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
@@ -104,7 +150,43 @@ func New(opts Options) (*Handler, error) {
 }
 
 // ServeHTTP implements http.Handler.
-func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.ServeHTTP(w, r) }
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	rec := &statusRecorder{ResponseWriter: w}
+	h.mux.ServeHTTP(rec, r)
+	// The mux sets r.Pattern to the matched pattern: a bounded label.
+	route := r.Pattern
+	if route == "" {
+		route = "none" // answered by the mux itself (405, 400)
+	}
+	status := rec.status
+	if status == 0 {
+		status = http.StatusOK
+	}
+	h.requests.WithLabelValues(route, strconv.Itoa(status)).Inc()
+}
+
+// statusRecorder remembers the status code a handler wrote.
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	if s.status == 0 {
+		s.status = code
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusRecorder) Write(b []byte) (int, error) {
+	if s.status == 0 {
+		s.status = http.StatusOK
+	}
+	return s.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
 // Error is the body of every error response.
 type Error struct {

@@ -7,11 +7,14 @@ package config
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -49,6 +52,75 @@ type Config struct {
 	Batch      Batch      `yaml:"batch"`
 	Inventory  Inventory  `yaml:"inventory"`
 	Topology   Topology   `yaml:"topology"`
+	Auth       Auth       `yaml:"auth"`
+}
+
+// Auth says who may use the HTTP API. Tokens are bearer tokens
+// (Authorization: Bearer <token>); the configuration holds only their
+// SHA-256, or a reference to a file or variable holding the token, which
+// Load reads and hashes. With no tokens, anonymous requests are accepted
+// only from loopback peers, and only when Listen is a loopback address
+// (and AllowAnonymousLoopback is true); a non-loopback Listen without
+// tokens is a configuration error.
+type Auth struct {
+	// Tokens are the accepted bearer tokens. Once one is configured,
+	// every /api/v1 request needs a token, loopback or not.
+	Tokens []Token `yaml:"tokens"`
+	// AllowAnonymousLoopback lets loopback peers use the API without a
+	// token (as viewer) while no tokens are configured (default true).
+	AllowAnonymousLoopback bool `yaml:"allow_anonymous_loopback"`
+}
+
+// Roles a token may have, weakest first.
+const (
+	RoleViewer   = "viewer"   // reads the API
+	RoleOperator = "operator" // and submits change requests
+	RoleAdmin    = "admin"    // and approves them
+)
+
+// Roles lists the known roles, weakest first.
+var Roles = []string{RoleViewer, RoleOperator, RoleAdmin}
+
+// Token is one accepted bearer token. Set exactly one of TokenSHA256 and
+// Token.
+type Token struct {
+	// Name says who uses the token; it appears in logs and metrics (the
+	// token never does). Letters, digits, '.', '_' and '-'.
+	Name string `yaml:"name"`
+	// Role is viewer, operator or admin.
+	Role string `yaml:"role"`
+	// TokenSHA256 is the hex SHA-256 of the token
+	// (printf %s "$TOKEN" | sha256sum).
+	TokenSHA256 string `yaml:"token_sha256,omitempty"`
+	// Token reads the token itself from a file (first line) or an
+	// environment variable; Load hashes it and keeps only the hash.
+	Token *secret.Ref `yaml:"token,omitempty"`
+
+	// SHA256 is the token's hash, set by Load from TokenSHA256 or Token.
+	SHA256 [sha256.Size]byte `yaml:"-"`
+}
+
+// UnmarshalYAML applies defaults, then decodes. It uses the function form
+// so that the decoder's KnownFields setting reaches nested fields.
+func (a *Auth) UnmarshalYAML(unmarshal func(any) error) error {
+	*a = Default().Auth
+	type plain Auth
+	return unmarshal((*plain)(a))
+}
+
+// IsLoopback reports whether the listen address host:port binds only
+// loopback interfaces: host localhost or a loopback IP. An empty host
+// (all interfaces) and other names are not loopback.
+func IsLoopback(listen string) bool {
+	host, _, err := net.SplitHostPort(listen)
+	if err != nil {
+		return false
+	}
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // Kafka says where observations come from and where dead letters and
@@ -190,6 +262,7 @@ func Default() Config {
 		Batch:     Batch{MaxRows: DefaultMaxRows, MaxWait: DefaultMaxWait},
 		Inventory: Inventory{PollInterval: DefaultPollInterval, StaleAfter: DefaultStaleAfter},
 		Topology:  Topology{Precedence: []string{"lldp_switch", "lldp_host", "fdb"}, FDBMaxMACsPerPort: 4},
+		Auth:      Auth{AllowAnonymousLoopback: true},
 	}
 }
 
@@ -222,8 +295,8 @@ func (e *Error) Error() string {
 	return b.String()
 }
 
-// Load reads, decodes, validates the file at path and resolves the
-// ClickHouse password. The error is a join of *Error values.
+// Load reads, decodes, validates the file at path, resolves the
+// ClickHouse password and reads and hashes the API tokens. The error is a join of *Error values.
 func Load(path string) (Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -253,7 +326,42 @@ func Parse(name string, data []byte) (Config, error) {
 		}
 		cfg.ClickHouse.PasswordSecret = s
 	}
+	if err := cfg.Auth.hashTokens(name); err != nil {
+		return Config{}, err
+	}
 	return cfg, nil
+}
+
+// hashTokens sets every token's SHA256; a token read from a file or
+// variable is hashed and dropped at once.
+func (a *Auth) hashTokens(name string) error {
+	var errs []error
+	for i := range a.Tokens {
+		t := &a.Tokens[i]
+		if t.Token == nil {
+			// validate checked it is 64 hex digits.
+			_, _ = hex.Decode(t.SHA256[:], []byte(t.TokenSHA256))
+			continue
+		}
+		s, err := t.Token.Resolve()
+		if err != nil {
+			errs = append(errs, &Error{File: name, Field: fmt.Sprintf("auth.tokens[%d].token", i), Reason: err.Error()})
+			continue
+		}
+		t.SHA256 = sha256.Sum256([]byte(s.Reveal()))
+	}
+	seen := map[[sha256.Size]byte]string{}
+	for i, t := range a.Tokens {
+		if t.SHA256 == ([sha256.Size]byte{}) {
+			continue // could not be read
+		}
+		if other, dup := seen[t.SHA256]; dup {
+			errs = append(errs, &Error{File: name, Field: fmt.Sprintf("auth.tokens[%d]", i),
+				Reason: fmt.Sprintf("token %q is the same token as %q", t.Name, other)})
+		}
+		seen[t.SHA256] = t.Name
+	}
+	return errors.Join(errs...)
 }
 
 // decodeError turns a yaml error into *Error values, one per problem.
@@ -290,8 +398,9 @@ func (c *Config) validate(name string) error {
 	bad := func(field, format string, args ...any) {
 		errs = append(errs, &Error{File: name, Field: field, Reason: fmt.Sprintf(format, args...)})
 	}
-	if err := checkHostPort(c.Listen, false); err != nil {
-		bad("listen", "%v", err)
+	listenErr := checkHostPort(c.Listen, false)
+	if listenErr != nil {
+		bad("listen", "%v", listenErr)
 	}
 	if len(c.Kafka.Brokers) == 0 {
 		bad("kafka.brokers", "at least one broker is required")
@@ -370,7 +479,75 @@ func (c *Config) validate(name string) error {
 	if c.Topology.FDBMaxMACsPerPort < 1 {
 		bad("topology.fdb_max_macs_per_port", "must be at least 1, got %d", c.Topology.FDBMaxMACsPerPort)
 	}
+	c.Auth.validate(c.Listen, listenErr == nil, bad)
 	return errors.Join(errs...)
+}
+
+// maxTokenName bounds a token's name, which is a metric label.
+const maxTokenName = 64
+
+// validate checks the tokens, and that without tokens listen (when it is
+// valid, listenOK) is a loopback address.
+func (a *Auth) validate(listen string, listenOK bool, bad func(field, format string, args ...any)) {
+	names := map[string]int{}
+	for i, t := range a.Tokens {
+		field := fmt.Sprintf("auth.tokens[%d]", i)
+		switch {
+		case t.Name == "":
+			bad(field+".name", "must not be empty")
+		case !isTokenName(t.Name):
+			bad(field+".name", "%q: use at most %d letters, digits, '.', '_' and '-'", t.Name, maxTokenName)
+		default:
+			if j, dup := names[t.Name]; dup {
+				bad(field+".name", "%q is already the name of auth.tokens[%d]", t.Name, j)
+			}
+			names[t.Name] = i
+		}
+		if !slices.Contains(Roles, t.Role) {
+			bad(field+".role", "%q is not a role (viewer, operator, admin)", t.Role)
+		}
+		switch {
+		case (t.TokenSHA256 == "") == (t.Token == nil):
+			bad(field, "set exactly one of token_sha256 or token")
+		case t.Token != nil:
+			if (t.Token.File == "") == (t.Token.Env == "") {
+				bad(field+".token", "set exactly one of file or env")
+			}
+		case len(t.TokenSHA256) != 2*sha256.Size || !isHex(t.TokenSHA256):
+			bad(field+".token_sha256", "is not a SHA-256 (64 hex digits, from: printf %%s \"$TOKEN\" | sha256sum)")
+		}
+	}
+	if len(a.Tokens) == 0 {
+		switch {
+		case !listenOK:
+			// already reported
+		case !IsLoopback(listen):
+			bad("auth.tokens", "listen %q is not a loopback address: configure at least one token (anonymous access is allowed only on loopback)", listen)
+		case !a.AllowAnonymousLoopback:
+			bad("auth.tokens", "none configured and allow_anonymous_loopback is false: every API request would be refused")
+		}
+	}
+}
+
+func isTokenName(s string) bool {
+	if len(s) > maxTokenName {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+func isHex(s string) bool {
+	for _, r := range s {
+		if !(r >= '0' && r <= '9' || r >= 'a' && r <= 'f' || r >= 'A' && r <= 'F') {
+			return false
+		}
+	}
+	return true
 }
 
 // checkHostPort checks s is host:port. A remote address (remote true) needs

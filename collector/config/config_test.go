@@ -1,7 +1,9 @@
 package config
 
 import (
+	"crypto/sha256"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -14,6 +16,7 @@ import (
 
 func TestGoodConfigs(t *testing.T) {
 	t.Setenv("RACKTRACK_TEST_CH_PASSWORD", "hunter2")
+	t.Setenv("RACKTRACK_TEST_ADMIN_TOKEN", "admin-secret")
 	tests := []struct {
 		file string
 		want Config
@@ -51,6 +54,14 @@ func TestGoodConfigs(t *testing.T) {
 				Batch:     Batch{MaxRows: 20000, MaxWait: time.Second},
 				Inventory: Inventory{PollInterval: time.Minute, StaleAfter: 5},
 				Topology:  Topology{Precedence: []string{"fdb", "lldp_switch"}, FDBMaxMACsPerPort: 2},
+				Auth: Auth{
+					Tokens: []Token{
+						{Name: "grafana", Role: "viewer", TokenSHA256: testHash, SHA256: sha256.Sum256([]byte("test"))},
+						{Name: "oncall", Role: "operator", Token: &secret.Ref{File: "testdata/oncall.token"}, SHA256: sha256.Sum256([]byte("oncall-secret-token"))},
+						{Name: "deploy-bot", Role: "admin", Token: &secret.Ref{Env: "RACKTRACK_TEST_ADMIN_TOKEN"}, SHA256: sha256.Sum256([]byte("admin-secret"))},
+					},
+					AllowAnonymousLoopback: false,
+				},
 			},
 			pass: "hunter2",
 		},
@@ -72,7 +83,12 @@ func TestGoodConfigs(t *testing.T) {
 	}
 }
 
+// testHash is the SHA-256 of the token "test".
+const testHash = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+
 func TestBadConfigs(t *testing.T) {
+	t.Setenv("RACKTRACK_TEST_ADMIN_TOKEN", "admin-secret")
+	t.Setenv("RACKTRACK_TEST_SAME_TOKEN", "test")
 	tests := []struct {
 		file string
 		want string
@@ -93,6 +109,20 @@ testdata/bad-precedence.bad.yml: topology.precedence[2]: "fdb" is listed twice`}
 		{"syntax.bad.yml", "testdata/syntax.bad.yml: line 1: did not find expected node content"},
 		{"empty.bad.yml", "testdata/empty.bad.yml: file is empty"},
 		{"missing.yml", "testdata/missing.yml: open testdata/missing.yml: no such file or directory"},
+		{"auth-bad-role.bad.yml", `testdata/auth-bad-role.bad.yml: auth.tokens[0].role: "reader" is not a role (viewer, operator, admin)`},
+		{"auth-bad-hash.bad.yml", `testdata/auth-bad-hash.bad.yml: auth.tokens[0].token_sha256: is not a SHA-256 (64 hex digits, from: printf %s "$TOKEN" | sha256sum)
+testdata/auth-bad-hash.bad.yml: auth.tokens[1].token_sha256: is not a SHA-256 (64 hex digits, from: printf %s "$TOKEN" | sha256sum)`},
+		{"auth-bad-name.bad.yml", `testdata/auth-bad-name.bad.yml: auth.tokens[0].name: "grafana dashboards": use at most 64 letters, digits, '.', '_' and '-'
+testdata/auth-bad-name.bad.yml: auth.tokens[1].name: must not be empty`},
+		{"auth-duplicate-name.bad.yml", `testdata/auth-duplicate-name.bad.yml: auth.tokens[1].name: "grafana" is already the name of auth.tokens[0]`},
+		{"auth-public-no-tokens.bad.yml", `testdata/auth-public-no-tokens.bad.yml: auth.tokens: listen "0.0.0.0:8080" is not a loopback address: configure at least one token (anonymous access is allowed only on loopback)`},
+		{"auth-all-interfaces-no-tokens.bad.yml", `testdata/auth-all-interfaces-no-tokens.bad.yml: auth.tokens: listen ":8080" is not a loopback address: configure at least one token (anonymous access is allowed only on loopback)`},
+		{"auth-anonymous-off.bad.yml", "testdata/auth-anonymous-off.bad.yml: auth.tokens: none configured and allow_anonymous_loopback is false: every API request would be refused"},
+		{"auth-token-both.bad.yml", `testdata/auth-token-both.bad.yml: auth.tokens[0]: set exactly one of token_sha256 or token
+testdata/auth-token-both.bad.yml: auth.tokens[1]: set exactly one of token_sha256 or token`},
+		{"auth-token-file-missing.bad.yml", "testdata/auth-token-file-missing.bad.yml: auth.tokens[0].token: secret: read testdata/no-such.token: open testdata/no-such.token: no such file or directory"},
+		{"auth-same-token.bad.yml", `testdata/auth-same-token.bad.yml: auth.tokens[1]: token "oncall" is the same token as "grafana"`},
+		{"auth-unknown-field.bad.yml", "testdata/auth-unknown-field.bad.yml:10: token_file: unknown field"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
@@ -125,6 +155,55 @@ c.yml: batch.max_wait: must be positive and at most 1m0s, got 0s`
 	}
 }
 
+func TestIsLoopback(t *testing.T) {
+	tests := []struct {
+		listen string
+		want   bool
+	}{
+		{"127.0.0.1:8080", true},
+		{"127.0.1.7:0", true},
+		{"[::1]:8080", true},
+		{"localhost:8080", true},
+		{"LOCALHOST:8080", true},
+		{"0.0.0.0:8080", false},
+		{":8080", false},
+		{"[::]:8080", false},
+		{"10.0.0.1:8080", false},
+		{"collector.example.net:8080", false},
+		{"localhost", false},
+	}
+	for _, tt := range tests {
+		if got := IsLoopback(tt.listen); got != tt.want {
+			t.Errorf("IsLoopback(%q) = %v, want %v", tt.listen, got, tt.want)
+		}
+	}
+}
+
+// TestTokenNotKept checks that a token read from a file or variable is
+// kept only as its hash: the decoded configuration, printed every way,
+// does not contain it.
+func TestTokenNotKept(t *testing.T) {
+	const token = "s3cr3t-0f-the-oncall-rota"
+	t.Setenv("RACKTRACK_TEST_TOKEN", token)
+	cfg, err := Parse("c.yml", []byte(`listen: 10.0.0.1:8080
+kafka: {brokers: [127.0.0.1:9092]}
+clickhouse: {addr: 127.0.0.1:9000}
+auth:
+  tokens: [{name: oncall, role: operator, token: {env: RACKTRACK_TEST_TOKEN}}]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := cfg.Auth.Tokens[0].SHA256, sha256.Sum256([]byte(token)); got != want {
+		t.Errorf("SHA256 = %x, want %x", got, want)
+	}
+	for _, s := range []string{fmt.Sprintf("%v", cfg), fmt.Sprintf("%+v", cfg), fmt.Sprintf("%#v", cfg)} {
+		if strings.Contains(s, token) {
+			t.Errorf("configuration printed with the token: %s", s)
+		}
+	}
+}
+
 func TestStaleAge(t *testing.T) {
 	if got := (Inventory{PollInterval: time.Minute, StaleAfter: 3}).StaleAge(); got != 3*time.Minute {
 		t.Errorf("StaleAge = %v", got)
@@ -152,5 +231,25 @@ func TestReadmeExample(t *testing.T) {
 	want.ClickHouse.Addr = "clickhouse.example.net:9000"
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("README example:\n got %+v\nwant %+v", got, want)
+	}
+
+	// The second block is the Authentication example.
+	_, rest, ok = strings.Cut(rest, "```yaml\n")
+	if !ok {
+		t.Fatal("README.md has no auth yaml block")
+	}
+	block, _, _ = strings.Cut(rest, "```")
+	t.Setenv("RACKTRACK_TOKEN_ONCALL", "oncall-token")
+	got, err = Parse("README.md", []byte(block))
+	if err != nil {
+		t.Fatalf("README auth example: %v", err)
+	}
+	want.Listen = "0.0.0.0:8080"
+	want.Auth.Tokens = []Token{
+		{Name: "grafana", Role: "viewer", TokenSHA256: testHash, SHA256: sha256.Sum256([]byte("test"))},
+		{Name: "oncall", Role: "operator", Token: &secret.Ref{Env: "RACKTRACK_TOKEN_ONCALL"}, SHA256: sha256.Sum256([]byte("oncall-token"))},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("README auth example:\n got %+v\nwant %+v", got, want)
 	}
 }
