@@ -253,3 +253,29 @@ func TestReadmeExample(t *testing.T) {
 		t.Errorf("README auth example:\n got %+v\nwant %+v", got, want)
 	}
 }
+
+// TestRootReadmeExample parses the collector configuration shown in the
+// repository's README.md.
+func TestRootReadmeExample(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, ok := strings.Cut(string(readme), "## Collector configuration")
+	if !ok {
+		t.Fatal("README.md has no collector configuration section")
+	}
+	_, rest, ok := strings.Cut(section, "```yaml\n")
+	if !ok {
+		t.Fatal("no yaml block in the collector configuration section")
+	}
+	block, _, _ := strings.Cut(rest, "```")
+	t.Setenv("RACKTRACK_GRAFANA_TOKEN", "a-token-for-grafana")
+	got, err := Parse("README.md", []byte(block))
+	if err != nil {
+		t.Fatalf("README example: %v", err)
+	}
+	if len(got.Auth.Tokens) != 1 || got.Auth.Tokens[0].Name != "grafana" || got.Kafka.GroupID != "racktrack-collector" {
+		t.Errorf("README example decoded to %+v", got)
+	}
+}
