@@ -1,8 +1,12 @@
 package collector_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"os"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -118,14 +122,40 @@ func benchmarkIngest(b *testing.B, maxRows int, compression string, stream func(
 
 	b.ResetTimer()
 	start := time.Now()
+	selfCPU, chCPU := cpuSeconds(b, os.Getpid()), cpuSeconds(b, ch.PID())
 	produce(b, e.brokers, msgs)
 	produced := time.Since(start)
 	e.waitCount(uint64(b.N) + 1)
 	elapsed := time.Since(start)
 	b.StopTimer()
 	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "obs/s")
+	// Where the two cores went: this process (collector, kfake and the
+	// producer) and the ClickHouse server, in cores busy on average.
+	b.ReportMetric((cpuSeconds(b, os.Getpid())-selfCPU)/elapsed.Seconds(), "proc-cores")
+	b.ReportMetric((cpuSeconds(b, ch.PID())-chCPU)/elapsed.Seconds(), "clickhouse-cores")
 	b.Logf("%d observations of %d bytes: produced in %v, all stored after %v", b.N, size/b.N, produced, elapsed)
 	r.stop(b)
+}
+
+// cpuSeconds returns the user and system CPU time process pid has used,
+// from /proc/PID/stat.
+func cpuSeconds(b *testing.B, pid int) float64 {
+	b.Helper()
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		b.Fatalf("read CPU time: %v", err)
+	}
+	// Fields after the parenthesised command name; utime and stime are
+	// fields 14 and 15 of the whole line, in clock ticks (100 per second
+	// on Linux).
+	rest := string(stat[bytes.LastIndexByte(stat, ')')+2:])
+	f := strings.Fields(rest)
+	utime, err1 := strconv.ParseFloat(f[11], 64)
+	stime, err2 := strconv.ParseFloat(f[12], 64)
+	if err1 != nil || err2 != nil {
+		b.Fatalf("parse /proc/%d/stat: %q", pid, rest)
+	}
+	return (utime + stime) / 100
 }
 
 // produce writes msgs in chunks with one writer.

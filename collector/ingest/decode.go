@@ -152,6 +152,49 @@ func splitEnvelope(value []byte) (env []byte, num protowire.Number, payload []by
 // state of its device (state.Tracker.Unchanged).
 type unchangedOracle func(site, device, kind string, partition int, digest uint64) bool
 
+// batchOracle extends an unchangedOracle over one batch: a payload is also
+// unchanged when the device's previous record in the batch, decoded
+// successfully, had the same digest. The tracker learns a batch's states
+// only once it is stored, so without this every poll of a device in the
+// batch (and in the next one, decoded meanwhile) would be decoded in full.
+// Use unchanged as decodeRecord's oracle, and call done after each
+// decodeRecord, in message order.
+type batchOracle struct {
+	next unchangedOracle
+	last map[batchDevice]uint64
+	// The device and digest unchanged was last asked about, since the
+	// last call of done.
+	asked   batchDevice
+	digest  uint64
+	pending bool
+}
+
+// batchDevice is a device's state of one kind, in one partition.
+type batchDevice struct {
+	site, device, kind string
+	partition          int
+}
+
+func newBatchOracle(next unchangedOracle) *batchOracle {
+	return &batchOracle{next: next, last: map[batchDevice]uint64{}}
+}
+
+func (b *batchOracle) unchanged(site, device, kind string, partition int, digest uint64) bool {
+	b.asked, b.digest, b.pending = batchDevice{site, device, kind, partition}, digest, true
+	if d, ok := b.last[b.asked]; ok && d == digest {
+		return true
+	}
+	return b.next != nil && b.next(site, device, kind, partition, digest)
+}
+
+// done ends one message: valid says whether decodeRecord accepted it.
+func (b *batchOracle) done(valid bool) {
+	if b.pending && valid {
+		b.last[b.asked] = b.digest
+	}
+	b.pending = false
+}
+
 // decodeRecord decodes one message into a store.Record. An inventory whose
 // payload bytes equal the device's last-known state (per unchanged) is
 // decoded without its payload: those bytes were decoded successfully

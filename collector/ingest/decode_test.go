@@ -205,3 +205,62 @@ func FuzzDecodeRecord(f *testing.F) {
 		}
 	})
 }
+
+// TestBatchOracle decodes a batch as the fetcher does, before the tracker
+// knows any of its states: a device's inventory is decoded in full the
+// first time in the batch and whenever it differs from the device's
+// previous record there, and envelope-only when it repeats it.
+func TestBatchOracle(t *testing.T) {
+	inv := func(seq uint64, target, model string) *racktrackv1.Observation {
+		o := fixture.Inventory("agent-1", seq, fixture.Server{Site: "ams1", Rack: "r01", Target: target, N: 1})
+		o.GetServerInventory().System.Model = model
+		return o
+	}
+	bad := inv(5, "bmc-1", "R750")
+	bad.AgentId = ""
+	msgs := []struct {
+		obs       *racktrackv1.Observation
+		partition int
+		full      bool // decoded with its payload
+	}{
+		{inv(1, "bmc-1", "R750"), 0, true},
+		{inv(2, "bmc-1", "R750"), 0, false}, // repeats bmc-1
+		{inv(3, "bmc-2", "R750"), 0, true},  // same payload, other device
+		{inv(4, "bmc-1", "R760"), 0, true},  // bmc-1 changed
+		{bad, 0, false},                     // invalid: dead-lettered
+		{inv(6, "bmc-1", "R760"), 0, false}, // repeats bmc-1's last valid record
+		{inv(7, "bmc-1", "R750"), 0, true},  // back to the first state
+		{inv(8, "bmc-1", "R750"), 1, true},  // another partition
+		{inv(9, "bmc-1", "R750"), 1, false}, // repeats it there
+	}
+	var asked []uint64
+	oracle := newBatchOracle(func(site, device, kind string, partition int, digest uint64) bool {
+		asked = append(asked, digest)
+		return false // the tracker knows nothing yet
+	})
+	for i, m := range msgs {
+		rec, err := decodeRecord(fixture.Marshal(m.obs), m.partition, int64(i), oracle.unchanged)
+		oracle.done(err == nil)
+		if m.obs == bad {
+			if reasonOf(err) != "agent_id is empty" {
+				t.Errorf("message %d: %v, want agent_id is empty", i, err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("message %d: %v", i, err)
+		}
+		if got := rec.Obs.GetPayload() != nil; got != m.full || rec.Kind != "server_inventory" || rec.Obs.GetSequence() != m.obs.GetSequence() {
+			t.Errorf("message %d: payload decoded %v, kind %q, sequence %d; want %v, server_inventory, %d",
+				i, got, rec.Kind, rec.Obs.GetSequence(), m.full, m.obs.GetSequence())
+		}
+		if m.full && !proto.Equal(rec.Obs, m.obs) {
+			t.Errorf("message %d: decoded %v, want %v", i, rec.Obs, m.obs)
+		}
+	}
+	// The tracker is asked about every valid envelope the batch could not
+	// answer for: the five full decodes (the invalid one fails before).
+	if len(asked) != 5 {
+		t.Errorf("tracker asked %d times, want 5", len(asked))
+	}
+}

@@ -3,8 +3,13 @@
 // rest of the pipeline, in this order:
 //
 //	decode → dead-letter the invalid → drop duplicates (store.Fresh) →
-//	plan state and changes (state.Plan) → write history → publish events →
-//	write current state and raw rows (store.Write) → state.Commit → commit offsets
+//	plan state and changes (state.Plan) → write history and publish events →
+//	write current state and per-record rows (store.WriteDerived) →
+//	state.Commit → write raw rows (store.WriteRaw) → commit offsets
+//
+// Batches overlap by one step: a batch's raw rows are written while the
+// next batch goes through the steps before them, and its offsets are
+// committed once they are stored, before the next batch's (see handle).
 //
 // Who owns a batch. Run fetches messages into a batch until it holds
 // MaxRows messages or MaxWait has passed since its first message. From then
@@ -231,8 +236,9 @@ func (in *Ingester) Run(ctx context.Context) error {
 	in.log.Info("consuming", "topic", in.opts.Topic, "group", in.opts.GroupID, "brokers", in.opts.Brokers)
 
 	// Two goroutines, one batch apart: the fetcher collects and decodes
-	// the next batch while the writer stores the current one. Batches
-	// stay in order, so offsets are committed in order.
+	// the next batch while the writer stores the current one (and the
+	// raw rows of the one before). Batches stay in order, so offsets are
+	// committed in order.
 	batches := make(chan *batch, 1)
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
@@ -278,12 +284,36 @@ func (in *Ingester) Run(ctx context.Context) error {
 		})
 	}
 	g.Go(func() error {
-		for b := range batches {
-			if err := in.handle(gctx, r, dlq, events, b); err != nil {
-				return nil // ctx is done; the batch stays uncommitted
+		// One batch's raw rows are written while the next is handled
+		// (see handle); pending is that batch, not yet committed.
+		// It is committed as soon as its raw rows are stored, or before
+		// the next batch is, whichever comes first.
+		var pending *rawWrite
+		for {
+			var stored <-chan struct{}
+			if pending != nil {
+				stored = pending.done
+			}
+			select {
+			case b, ok := <-batches:
+				if !ok {
+					if pending != nil {
+						_ = in.finish(gctx, r, pending) // an error is ctx's: the batch stays uncommitted
+					}
+					return nil
+				}
+				next, err := in.handle(gctx, r, dlq, events, b, pending)
+				if err != nil {
+					return nil // ctx is done; the batches stay uncommitted
+				}
+				pending = next
+			case <-stored:
+				if err := in.finish(gctx, r, pending); err != nil {
+					return nil // ctx is done; the batch stays uncommitted
+				}
+				pending = nil
 			}
 		}
-		return nil
 	})
 	return g.Wait()
 }
@@ -298,8 +328,10 @@ type batch struct {
 // decode splits msgs into valid records and dead letters.
 func (in *Ingester) decode(msgs []kafka.Message) *batch {
 	b := &batch{msgs: msgs, recs: make([]store.Record, 0, len(msgs))}
+	oracle := newBatchOracle(in.opts.Tracker.Unchanged)
 	for _, m := range msgs {
-		rec, err := decodeRecord(m.Value, m.Partition, m.Offset, in.opts.Tracker.Unchanged)
+		rec, err := decodeRecord(m.Value, m.Partition, m.Offset, oracle.unchanged)
+		oracle.done(err == nil)
 		if err != nil {
 			in.log.Warn("dead-lettering invalid message", "partition", m.Partition, "offset", m.Offset,
 				"key", string(m.Key), "reason", reasonOf(err))
@@ -337,9 +369,18 @@ func (in *Ingester) fetch(ctx context.Context, r *kafka.Reader) ([]kafka.Message
 	return msgs, nil
 }
 
-// handle writes one batch and commits it. It returns an error only when
-// ctx is done before the batch was written.
-func (in *Ingester) handle(ctx context.Context, r *kafka.Reader, dlq, events *kafka.Writer, b *batch) error {
+// handle writes one batch, except its raw rows, which it starts writing
+// in the background (the returned *rawWrite); then it finishes prev, the
+// batch before (waits for its raw rows and commits its offsets). So the
+// server stores batch N's raw rows while batch N+1 is checked, planned and
+// its derived rows written, and offsets are still committed in order,
+// each only after its whole batch is stored. Records of b that are also
+// in prev are dropped as duplicates: prev's raw rows are not yet stored
+// where Fresh looks, but will be before anything of b is committed.
+//
+// It returns an error only when ctx is done before the batch was written;
+// prev is then waited for but not committed.
+func (in *Ingester) handle(ctx context.Context, r *kafka.Reader, dlq, events *kafka.Writer, b *batch, prev *rawWrite) (*rawWrite, error) {
 	msgs, recs, dead := b.msgs, b.recs, b.dead
 	in.seen(msgs)
 	start := time.Now()
@@ -351,17 +392,22 @@ func (in *Ingester) handle(ctx context.Context, r *kafka.Reader, dlq, events *ka
 			return nil
 		}, "write dead letters")
 		if err != nil {
-			return err
+			prev.wait()
+			return nil, err
 		}
 		in.m.dlq.Add(float64(len(dead)))
 	}
+	if prev != nil {
+		recs = prev.without(recs)
+	}
 	var (
-		stored, changes int
-		checked, wrote  time.Time
+		fresh                               []store.Record
+		changes                             int
+		checked, planned, historied, pubbed time.Time
 	)
 	err := in.retry(ctx, func(ctx context.Context) error {
-		fresh, err := in.opts.Store.Fresh(ctx, recs)
-		if err != nil {
+		var err error
+		if fresh, err = in.opts.Store.Fresh(ctx, recs); err != nil {
 			return err
 		}
 		checked = time.Now()
@@ -372,33 +418,134 @@ func (in *Ingester) handle(ctx context.Context, r *kafka.Reader, dlq, events *ka
 		if err != nil {
 			return err
 		}
-		if err := in.opts.Store.WriteChanges(ctx, plan.Changes); err != nil {
+		planned = time.Now()
+		// History and events do not depend on each other: they are
+		// written at the same time, and both before current state.
+		historyDone := make(chan error, 1)
+		go func() {
+			err := in.opts.Store.WriteChanges(ctx, plan.Changes)
+			historied = time.Now()
+			historyDone <- err
+		}()
+		pubErr := in.publish(ctx, events, plan.Events)
+		pubbed = time.Now()
+		if err := <-historyDone; err != nil {
 			return err
 		}
-		if err := in.publish(ctx, events, plan.Events); err != nil {
+		if pubErr != nil {
+			return pubErr
+		}
+		if err := in.opts.Store.WriteDerived(ctx, store.Batch{Raw: fresh, State: plan.State}); err != nil {
 			return err
 		}
-		if err := in.opts.Store.Write(ctx, store.Batch{Raw: fresh, State: plan.State}); err != nil {
-			return err
-		}
+		// Committed to the tracker before the raw rows are stored: if
+		// that write fails it is retried alone, and if the collector
+		// stops first, the redelivered records find this state stored
+		// in device_state.
 		in.opts.Tracker.Commit(plan)
-		wrote = time.Now()
-		stored, changes = len(fresh), len(plan.Changes)
+		changes = len(plan.Changes)
 		return nil
 	}, "")
 	if err != nil {
-		return err
+		prev.wait()
+		return nil, err
 	}
-	in.m.messages.WithLabelValues("invalid").Add(float64(len(dead)))
+	derived := time.Now()
+	if prev != nil {
+		if err := in.finish(ctx, r, prev); err != nil {
+			return nil, err
+		}
+	}
+	in.log.Debug("batch derived rows written", "messages", len(msgs), "fresh", len(fresh),
+		"duplicates", len(b.recs)-len(fresh), "dead_letters", len(dead), "changes", changes,
+		"check", checked.Sub(start), "plan", planned.Sub(checked), "history", historied.Sub(planned),
+		"events", pubbed.Sub(planned), "write", derived.Sub(latest(pubbed, historied)), "wait_previous", time.Since(derived))
+	w := &rawWrite{b: b, fresh: fresh, start: start, done: make(chan struct{})}
+	go func() {
+		defer close(w.done)
+		w.err = in.retry(ctx, func(ctx context.Context) error { return in.opts.Store.WriteRaw(ctx, fresh) }, "")
+	}()
+	return w, nil
+}
+
+// latest returns the later of a and b.
+func latest(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+// rawWrite is a batch whose derived rows are stored and whose raw rows
+// are being written by a goroutine that handle started; finish waits for
+// it and commits the batch.
+type rawWrite struct {
+	b     *batch
+	fresh []store.Record
+	start time.Time
+	done  chan struct{}
+	err   error // set before done is closed: nil, or ctx's error
+	keys  map[store.Key]struct{}
+}
+
+// wait waits for the raw write to end; w may be nil.
+func (w *rawWrite) wait() {
+	if w != nil {
+		<-w.done
+	}
+}
+
+// without returns the records of recs whose key is not among w's fresh
+// records.
+func (w *rawWrite) without(recs []store.Record) []store.Record {
+	if len(w.fresh) == 0 {
+		return recs
+	}
+	if w.keys == nil {
+		w.keys = make(map[store.Key]struct{}, len(w.fresh))
+		for _, r := range w.fresh {
+			w.keys[r.KeyOf()] = struct{}{}
+		}
+	}
+	var out []store.Record
+	for i, r := range recs {
+		if _, dup := w.keys[r.KeyOf()]; dup {
+			if out == nil {
+				out = append(make([]store.Record, 0, len(recs)), recs[:i]...)
+			}
+			continue
+		}
+		if out != nil {
+			out = append(out, r)
+		}
+	}
+	if out == nil {
+		return recs
+	}
+	return out
+}
+
+// finish waits for w's raw rows to be stored, then commits w's batch. It
+// returns an error only when ctx is done first; the batch then stays
+// uncommitted.
+func (in *Ingester) finish(ctx context.Context, r *kafka.Reader, w *rawWrite) error {
+	<-w.done
+	if w.err != nil {
+		return w.err
+	}
+	b := w.b
+	stored := len(w.fresh)
+	in.m.messages.WithLabelValues("invalid").Add(float64(len(b.dead)))
 	in.m.messages.WithLabelValues("stored").Add(float64(stored))
-	in.m.messages.WithLabelValues("duplicate").Add(float64(len(recs) - stored))
-	in.commit(ctx, r, msgs)
+	in.m.messages.WithLabelValues("duplicate").Add(float64(len(b.recs) - stored))
+	wrote := time.Now()
+	in.commit(ctx, r, b.msgs)
 	in.m.batches.Inc()
-	in.m.batchSize.Observe(float64(len(msgs)))
-	in.m.writeSeconds.Observe(time.Since(start).Seconds())
-	in.log.Debug("batch committed", "messages", len(msgs), "stored", stored,
-		"duplicates", len(recs)-stored, "dead_letters", len(dead), "changes", changes, "elapsed", time.Since(start),
-		"check", checked.Sub(start), "write", wrote.Sub(checked), "commit", time.Since(wrote))
+	in.m.batchSize.Observe(float64(len(b.msgs)))
+	in.m.writeSeconds.Observe(time.Since(w.start).Seconds())
+	in.log.Debug("batch committed", "messages", len(b.msgs), "stored", stored,
+		"duplicates", len(b.recs)-stored, "dead_letters", len(b.dead), "elapsed", time.Since(w.start),
+		"commit", time.Since(wrote))
 	return nil
 }
 

@@ -139,7 +139,13 @@ func chassisEntity(sw *racktrackv1.SwitchInventory) *racktrackv1.Entity {
 }
 
 func switchesBlock(updates []StateUpdate) *block {
-	b := &block{}
+	n := 0
+	for _, up := range updates {
+		if up.Rec.Obs.GetSwitchInventory() != nil {
+			n++
+		}
+	}
+	b := sized(n)
 	str := func(n string) *[]string { return col[string](b, n, 0) }
 	site, device := str("site"), str("device")
 	name, descr, oid, contact, location := str("sys_name"), str("sys_descr"), str("sys_object_id"), str("sys_contact"), str("sys_location")
@@ -308,7 +314,7 @@ func fdbBlock(updates []StateUpdate) *block {
 }
 
 func deviceStateBlock(updates []StateUpdate) *block {
-	b := &block{}
+	b := sized(len(updates))
 	site, device, kind := col[string](b, "site", 0), col[string](b, "device", 0), col[string](b, "kind", 0)
 	version, digest, factsHash := col[uint64](b, "version", 0), col[uint64](b, "digest", 0), col[uint64](b, "facts_hash", 0)
 	agentID := col[string](b, "agent_id", 0)
@@ -333,7 +339,13 @@ func deviceStateBlock(updates []StateUpdate) *block {
 }
 
 func serverHealthBlock(recs []Record) *block {
-	b := &block{}
+	n := 0
+	for _, r := range recs {
+		if r.Obs.GetServerHealth() != nil {
+			n++
+		}
+	}
+	b := sized(n)
 	site, device := col[string](b, "site", 0), col[string](b, "device", 0)
 	health, power := col[string](b, "health", 0), col[string](b, "power_state", 0)
 	watts := col[float64](b, "power_consumed_watts", 0)
@@ -357,7 +369,11 @@ func serverHealthBlock(recs []Record) *block {
 }
 
 func sensorsBlock(recs []Record) *block {
-	b := &block{}
+	n := 0
+	for _, r := range recs {
+		n += len(r.Obs.GetServerHealth().GetSensors())
+	}
+	b := sized(n)
 	site, device, name := col[string](b, "site", 0), col[string](b, "device", 0), col[string](b, "name", 0)
 	obsAt := col[time.Time](b, "observed_at", 0)
 	kind, units, health, pctx := col[string](b, "kind", 0), col[string](b, "units", 0), col[string](b, "health", 0), col[string](b, "physical_context", 0)
@@ -386,7 +402,11 @@ func sensorsBlock(recs []Record) *block {
 }
 
 func countersBlock(recs []Record) *block {
-	b := &block{}
+	n := 0
+	for _, r := range recs {
+		n += len(r.Obs.GetInterfaces().GetInterfaces())
+	}
+	b := sized(n)
 	site, device, name := col[string](b, "site", 0), col[string](b, "device", 0), col[string](b, "name", 0)
 	obsAt := col[time.Time](b, "observed_at", 0)
 	u := func(n string) *[]uint64 { return col[uint64](b, n, 0) }

@@ -9,6 +9,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/ext"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/column"
+	"golang.org/x/sync/errgroup"
 
 	racktrackv1 "github.com/racktrack/racktrack/proto/racktrack/v1"
 )
@@ -138,45 +139,96 @@ type Batch struct {
 	State []StateUpdate
 }
 
-// Write stores a batch: first the current-state rows of State, then
-// device_state (which the ingest stage diffs against after a restart),
-// then the per-record rows, and the raw observations last. Raw rows go
-// last because Fresh treats a raw row as proof that everything derived
-// from it is stored; device_state goes after the state tables so that a
-// state it records is always stored. If Write fails part-way, calling it
-// again with the same batch is safe: every table is keyed and versioned,
-// so rewriting a row changes nothing.
+// Write stores a batch: WriteDerived, then WriteRaw. Raw rows go last
+// because Fresh treats a raw row as proof that everything derived from it
+// is stored. If Write fails part-way, calling it again with the same batch
+// is safe: every table is keyed and versioned, so rewriting a row changes
+// nothing.
 //
 // Its error is an *OpError naming the insert that failed.
 func (s *Store) Write(ctx context.Context, b Batch) error {
+	if err := s.WriteDerived(ctx, b); err != nil {
+		return err
+	}
+	return s.WriteRaw(ctx, b.Raw)
+}
+
+// WriteDerived stores every row of a batch but the raw observations: first
+// the current-state rows of State together with the per-record rows of Raw
+// (target status, health, sensor and counter rows), then device_state
+// (which the ingest stage diffs against after a restart). device_state
+// goes after the state tables so that a state it records is always stored.
+// The tables of the first step are independent, so their INSERTs run
+// concurrently (at most writeConcurrency at a time): the server parses and
+// writes one part while the next block is built and sent. The batch's raw
+// rows must be written (WriteRaw) only after WriteDerived succeeded.
+//
+// Its error is an *OpError naming the insert that failed; calling it again
+// with the same batch is safe.
+func (s *Store) WriteDerived(ctx context.Context, b Batch) error {
 	if len(b.Raw) == 0 && len(b.State) == 0 {
 		return nil
 	}
 	now := time.Now().UTC().Truncate(time.Second)
-	steps := []struct {
+	type step struct {
 		table string
-		blk   *block
-	}{
-		{"servers", serversBlock(b.State, now)},
-		{"components", componentsBlock(b.State)},
-		{"switches", switchesBlock(b.State)},
-		{"interfaces", interfacesBlock(b.State)},
-		{"lldp_neighbors", lldpBlock(b.State)},
-		{"fdb_entries", fdbBlock(b.State)},
-		{"device_state", deviceStateBlock(b.State)},
-		{"target_status", targetStatusBlock(b.Raw, now)},
-		{"server_health", serverHealthBlock(b.Raw)},
-		{"sensor_readings", sensorsBlock(b.Raw)},
-		{"interface_counters", countersBlock(b.Raw)},
-		{"observations", observationsBlock(b.Raw, now)},
+		build func() *block
 	}
-	for _, st := range steps {
-		if err := s.insertBlock(ctx, "insert "+st.table, st.table, st.blk); err != nil {
-			return err
+	steps := [][]step{
+		{
+			{"servers", func() *block { return serversBlock(b.State, now) }},
+			{"components", func() *block { return componentsBlock(b.State) }},
+			{"switches", func() *block { return switchesBlock(b.State) }},
+			{"interfaces", func() *block { return interfacesBlock(b.State) }},
+			{"lldp_neighbors", func() *block { return lldpBlock(b.State) }},
+			{"fdb_entries", func() *block { return fdbBlock(b.State) }},
+			{"sensor_readings", func() *block { return sensorsBlock(b.Raw) }},
+			{"target_status", func() *block { return targetStatusBlock(b.Raw, now) }},
+			{"server_health", func() *block { return serverHealthBlock(b.Raw) }},
+			{"interface_counters", func() *block { return countersBlock(b.Raw) }},
+		},
+		{{"device_state", func() *block { return deviceStateBlock(b.State) }}},
+	}
+	for _, group := range steps {
+		// Each INSERT runs to its end; the error reported is that of
+		// the first failed step in the order above, so it does not
+		// depend on which finished first.
+		errs := make([]error, len(group))
+		var g errgroup.Group
+		g.SetLimit(writeConcurrency)
+		for i, st := range group {
+			g.Go(func() error {
+				errs[i] = s.insertBlock(ctx, "insert "+st.table, st.table, st.build())
+				return nil
+			})
+		}
+		_ = g.Wait() // the goroutines report in errs
+		for _, err := range errs {
+			if err != nil {
+				return err
+			}
 		}
 	}
 	return nil
 }
+
+// WriteRaw stores the raw observation rows of recs, the proof for Fresh
+// that the records and everything derived from them are stored: call it
+// only once WriteDerived has stored their batch. Its error is an *OpError;
+// calling it again with the same records is safe.
+func (s *Store) WriteRaw(ctx context.Context, recs []Record) error {
+	if len(recs) == 0 {
+		return nil
+	}
+	now := time.Now().UTC().Truncate(time.Second)
+	return s.insertBlock(ctx, "insert observations", "observations", observationsBlock(recs, now))
+}
+
+// writeConcurrency bounds the INSERTs WriteDerived runs at once, and so
+// the connections it holds: with the ingest stage's WriteRaw of the batch
+// before, ingest holds at most 4 of the pool's 8, leaving the others to
+// the API and the sweep.
+const writeConcurrency = 3
 
 // SourceName is the lower-case name of a source: redfish, snmp, lldp,
 // agent, or unspecified.
@@ -298,7 +350,13 @@ func nonNil(s []string) []string {
 }
 
 func serversBlock(updates []StateUpdate, now time.Time) *block {
-	b := &block{}
+	n := 0
+	for _, up := range updates {
+		if up.Rec.Obs.GetServerInventory() != nil {
+			n++
+		}
+	}
+	b := sized(n)
 	site := col[string](b, "site", 0)
 	target := col[string](b, "target", 0)
 	rack := col[string](b, "rack", 0)
@@ -383,7 +441,13 @@ func serversBlock(updates []StateUpdate, now time.Time) *block {
 }
 
 func targetStatusBlock(recs []Record, now time.Time) *block {
-	b := &block{}
+	n := 0
+	for _, r := range recs {
+		if r.Obs.GetTargetStatus() != nil {
+			n++
+		}
+	}
+	b := sized(n)
 	site := col[string](b, "site", 0)
 	agentID := col[string](b, "agent_id", 0)
 	target := col[string](b, "target", 0)
