@@ -44,7 +44,7 @@ func BenchmarkIngest(b *testing.B) {
 //
 //	go test -run '^$' -bench BenchmarkIngestSteady -benchtime 400000x ./collector/
 func BenchmarkIngestSteady(b *testing.B) {
-	for _, rows := range []int{5000, 50000} {
+	for _, rows := range []int{5000, 20000, 50000} {
 		b.Run(fmt.Sprintf("max_rows=%d/compression=none", rows), func(b *testing.B) {
 			benchmarkIngest(b, rows, "none", steadyStream)
 		})
