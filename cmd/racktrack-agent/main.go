@@ -97,9 +97,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		log.Error("agent", "err", err)
 		return 1
 	}
+	ctx, cancel := context.WithCancel(ctx)
 	reloaded := make(chan struct{})
 	go func() { defer close(reloaded); reloadOnHangup(ctx, a, *cfgPath, log) }()
 	err = a.Run(ctx)
+	cancel() // Run may return on its own (e.g. the listen address is taken)
 	<-reloaded
 	if err != nil {
 		log.Error("agent stopped with error", "err", err)

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -67,5 +68,37 @@ targets:
 				t.Error("the password was printed")
 			}
 		})
+	}
+}
+
+// TestRunFailsCleanly: an agent that cannot start (its listen address is
+// taken) exits 1 with the reason instead of hanging.
+func TestRunFailsCleanly(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "agent.yml")
+	t.Setenv("RACKTRACK_TEST_PW", "pw")
+	if err := os.WriteFile(cfg, []byte(`agent_id: a1
+site: s1
+rack: r1
+state_dir: `+filepath.Join(dir, "state")+`
+listen: `+l.Addr().String()+`
+kafka: {brokers: ["127.0.0.1:9"]}
+targets:
+  - name: bmc-1
+    redfish: {url: "https://127.0.1.1", username: u, password: {env: RACKTRACK_TEST_PW}}
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	if code := run(context.Background(), []string{"-config", cfg}, &stdout, &stderr); code != 1 {
+		t.Fatalf("exit %d, want 1; stderr:\n%s", code, stderr.String())
+	}
+	if !strings.Contains(stderr.String(), "listen "+l.Addr().String()) {
+		t.Errorf("stderr does not name the address: %s", stderr.String())
 	}
 }
