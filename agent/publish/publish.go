@@ -211,13 +211,17 @@ func (p *Publisher) Run(ctx context.Context) error {
 	}
 }
 
-// Flush publishes what the spool holds until it is empty or ctx is done,
-// for a bounded drain at shutdown.
+// Flush publishes what the spool holds until nothing is ready or ctx is
+// done, for a bounded drain at shutdown. It does not wait for new records.
 func (p *Publisher) Flush(ctx context.Context) error {
 	for {
-		recs, err := p.q.Next(ctx, p.opts.BatchSize)
+		// A short wait tells "empty" from "records on their way back
+		// from a cancelled produce call".
+		nctx, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+		recs, err := p.q.Next(nctx, p.opts.BatchSize)
+		cancel()
 		if err != nil {
-			return nil // empty (deadline hit while waiting) or cancelled
+			return nil // nothing ready, or ctx is done
 		}
 		if err := p.send(ctx, recs); err != nil {
 			return err
