@@ -41,7 +41,19 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	logFormat := fs.String("log-format", "json", "log format: json or text")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: racktrack-collector [check-config] [flags]\n")
+		fmt.Fprint(stderr, `racktrack-collector consumes agents' observations from Kafka into ClickHouse
+and serves the inventory API (servers, switches, topology, history).
+
+Usage:
+  racktrack-collector [-config FILE] [-log-format json|text] [-log-level info]
+  racktrack-collector check-config [-config FILE]
+
+The schema is created and migrated at start. SIGINT/SIGTERM stop it; offsets are
+committed only for stored batches, so nothing in flight is lost: it is consumed
+again at the next start. Configuration reference: collector/README.md.
+
+Flags:
+`)
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
